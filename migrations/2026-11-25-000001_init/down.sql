@@ -1,0 +1,10 @@
+DROP TRIGGER IF EXISTS books_notify_change ON books;
+DROP FUNCTION IF EXISTS notify_book_change();
+DROP TABLE IF EXISTS magazines;
+DROP TABLE IF EXISTS book_authors;
+DROP TABLE IF EXISTS books;
+DROP TABLE IF EXISTS authors;
+DROP TABLE IF EXISTS refresh_tokens;
+DROP TABLE IF EXISTS users;
+DROP FUNCTION IF EXISTS issn_is_valid(text);
+DROP FUNCTION IF EXISTS isbn13_is_valid(text);

@@ -1,0 +1,62 @@
+//! The application state: one `App` behind an `Arc`, built once at start-up and shared by both
+//! doors. The service layer (`crate::service`) is implemented as methods on it.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::{Db, QueryStats};
+use crate::service::auth::AuthKeys;
+use crate::service::events::Events;
+
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub auth: AuthKeys,
+    pub events: Events,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    pub fn new(config: Config) -> anyhow::Result<AppState> {
+        let db = Db::new(
+            &config.database_url,
+            config.pool_size,
+            config.pool_timeout,
+            config.statement_timeout,
+        )?;
+        let auth = AuthKeys::new(&config);
+        Ok(Arc::new(App {
+            config,
+            db,
+            auth,
+            events: Events::new(),
+        }))
+    }
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: i64,
+    pub role: crate::domain::Role,
+}
+
+/// Per-request context: the caller and the request's database statistics.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    pub actor: Option<Actor>,
+    pub stats: Arc<QueryStats>,
+}
+
+impl Ctx {
+    pub fn anonymous() -> Ctx {
+        Ctx::default()
+    }
+    pub fn with_actor(actor: Option<Actor>) -> Ctx {
+        Ctx {
+            actor,
+            stats: Arc::default(),
+        }
+    }
+}

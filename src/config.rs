@@ -1,0 +1,261 @@
+//! Configuration from the environment.
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `DATABASE_URL` | PostgreSQL URL | required |
+//! | `REDIS_URL` | Redis URL; unset = in-process cache only | unset |
+//! | `BOOKSTORE_ADDR` | listen address | `127.0.0.1:3000` |
+//! | `BOOKSTORE_ENV` | `development` or `production` | `development` |
+//! | `JWT_SECRET` | HS256 key, at least 32 bytes | random in development; required in production |
+//! | `BOOKSTORE_ADMIN_USERNAME`, `BOOKSTORE_ADMIN_PASSWORD` | admin created at start-up if none exists | unset |
+//! | `BOOKSTORE_ADMIN_EMAIL` | e-mail of that admin | `<username>@localhost.localdomain` |
+//! | `DATABASE_POOL_SIZE` | connections per process | 4 x cores, at least 8 |
+//! | `DATABASE_POOL_TIMEOUT_MS` | longest wait for a pooled connection before a 503 | `2000` |
+//! | `DATABASE_STATEMENT_TIMEOUT_MS` | PostgreSQL `statement_timeout` per connection | `5000` |
+//! | `BOOKSTORE_CACHE` | `on` or `off` | `on` |
+//! | `BOOKSTORE_RATE_LIMIT` | `on` or `off` | `on` |
+//! | `BOOKSTORE_TLS_CERT`, `BOOKSTORE_TLS_KEY` | PEM files for HTTPS | unset |
+//! | `BOOKSTORE_CORS_ORIGINS` | comma-separated origins allowed by CORS | none |
+//! | `BOOKSTORE_TRUSTED_PROXIES` | comma-separated proxy addresses whose `X-Forwarded-For` is believed | none |
+//! | `BOOKSTORE_BODY_LIMIT_BYTES` | largest accepted request body | `1048576` |
+//! | `BOOKSTORE_REQUEST_TIMEOUT_MS` | longest time a request may take before a 503 | `15000` |
+//! | `BOOKSTORE_ACCESS_TOKEN_TTL_SECS` | access token lifetime | `900` |
+//! | `BOOKSTORE_REFRESH_TOKEN_TTL_SECS` | refresh token lifetime | `1209600` (14 days) |
+//! | `BOOKSTORE_JWT_ISSUER`, `BOOKSTORE_JWT_AUDIENCE` | `iss` and `aud` of access tokens | `bookstore`, `bookstore-api` |
+//! | `BOOKSTORE_GRAPHQL_INTROSPECTION` | `on`/`off`; default on in development, off in production | env dependent |
+//! | `BOOKSTORE_GRAPHQL_DEPTH`, `..._COMPLEXITY`, `..._ALIASES` | GraphQL limits | 12, 20000, 30 |
+//! | `BOOKSTORE_MIGRATE` | `off` stops `serve` from running migrations | `on` |
+//! | `RUST_LOG` | tracing filter | `info` |
+//!
+//! Secrets are never printed: `Debug` of [`Config`] redacts them.
+
+use std::{fmt, net::SocketAddr, time::Duration};
+
+use anyhow::{bail, Context};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub addr: SocketAddr,
+    pub env: Environment,
+    pub jwt_secret: Vec<u8>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub admin_username: Option<String>,
+    pub admin_password: Option<String>,
+    pub admin_email: Option<String>,
+    pub pool_size: usize,
+    pub pool_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub cache_enabled: bool,
+    pub rate_limit_enabled: bool,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<String>,
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    pub graphql_introspection: bool,
+    pub graphql_depth: usize,
+    pub graphql_complexity: usize,
+    pub graphql_aliases: usize,
+    pub run_migrations: bool,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("addr", &self.addr)
+            .field("env", &self.env)
+            .field("jwt_secret", &"***")
+            .field("pool_size", &self.pool_size)
+            .field("cache_enabled", &self.cache_enabled)
+            .field("rate_limit_enabled", &self.rate_limit_enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.rsplit_once('@') {
+            let user = creds.split(':').next().unwrap_or("");
+            return format!("{scheme}://{user}:***@{host}");
+        }
+    }
+    url.to_owned()
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is invalid: {e}")),
+    }
+}
+
+fn on_off(name: &str, default: bool) -> anyhow::Result<bool> {
+    match var(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("on" | "true" | "1" | "yes") => Ok(true),
+        Some("off" | "false" | "0" | "no") => Ok(false),
+        Some(other) => bail!("{name}={other:?} is invalid: use on or off"),
+    }
+}
+
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Config {
+    /// Reads the configuration for commands that need only the database (`migrate`, `seed`, ...).
+    pub fn database_url() -> anyhow::Result<String> {
+        var("DATABASE_URL").context(
+            "DATABASE_URL is not set (e.g. postgres://bookstore:bookstore@127.0.0.1/bookstore)",
+        )
+    }
+
+    pub fn from_env() -> anyhow::Result<Config> {
+        let env = match var("BOOKSTORE_ENV")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("development" | "dev") => Environment::Development,
+            Some("production" | "prod") => Environment::Production,
+            Some(other) => {
+                bail!("BOOKSTORE_ENV={other:?} is invalid: use development or production")
+            }
+        };
+        let jwt_secret = match var("JWT_SECRET") {
+            Some(s) if s.len() >= 32 => s.into_bytes(),
+            Some(_) if env == Environment::Production => {
+                bail!("JWT_SECRET must be at least 32 bytes in production")
+            }
+            None if env == Environment::Production => bail!("JWT_SECRET is required in production"),
+            Some(_) => {
+                tracing::warn!("JWT_SECRET is shorter than 32 bytes: using a random secret for this process instead");
+                random_secret()
+            }
+            None => {
+                tracing::warn!("JWT_SECRET is not set: using a random secret; tokens will not survive a restart");
+                random_secret()
+            }
+        };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let admin_password = var("BOOKSTORE_ADMIN_PASSWORD");
+        if env == Environment::Production {
+            if let Some(p) = &admin_password {
+                if p.chars().count() < 12 {
+                    bail!("BOOKSTORE_ADMIN_PASSWORD must be at least 12 characters");
+                }
+            }
+        }
+        let config = Config {
+            database_url: Self::database_url()?,
+            redis_url: var("REDIS_URL"),
+            addr: parse_var("BOOKSTORE_ADDR", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
+            env,
+            jwt_secret,
+            jwt_issuer: var("BOOKSTORE_JWT_ISSUER").unwrap_or_else(|| "bookstore".into()),
+            jwt_audience: var("BOOKSTORE_JWT_AUDIENCE").unwrap_or_else(|| "bookstore-api".into()),
+            access_token_ttl: Duration::from_secs(parse_var(
+                "BOOKSTORE_ACCESS_TOKEN_TTL_SECS",
+                900u64,
+            )?),
+            refresh_token_ttl: Duration::from_secs(parse_var(
+                "BOOKSTORE_REFRESH_TOKEN_TTL_SECS",
+                14 * 86_400u64,
+            )?),
+            admin_username: var("BOOKSTORE_ADMIN_USERNAME"),
+            admin_password,
+            admin_email: var("BOOKSTORE_ADMIN_EMAIL"),
+            pool_size: parse_var("DATABASE_POOL_SIZE", (cores * 4).max(8))?,
+            pool_timeout: Duration::from_millis(parse_var("DATABASE_POOL_TIMEOUT_MS", 2000u64)?),
+            statement_timeout: Duration::from_millis(parse_var(
+                "DATABASE_STATEMENT_TIMEOUT_MS",
+                5000u64,
+            )?),
+            cache_enabled: on_off("BOOKSTORE_CACHE", true)?,
+            rate_limit_enabled: on_off("BOOKSTORE_RATE_LIMIT", true)?,
+            tls_cert: var("BOOKSTORE_TLS_CERT"),
+            tls_key: var("BOOKSTORE_TLS_KEY"),
+            cors_origins: list("BOOKSTORE_CORS_ORIGINS"),
+            trusted_proxies: list("BOOKSTORE_TRUSTED_PROXIES"),
+            body_limit_bytes: parse_var("BOOKSTORE_BODY_LIMIT_BYTES", 1024 * 1024usize)?,
+            request_timeout: Duration::from_millis(parse_var(
+                "BOOKSTORE_REQUEST_TIMEOUT_MS",
+                15_000u64,
+            )?),
+            graphql_introspection: on_off(
+                "BOOKSTORE_GRAPHQL_INTROSPECTION",
+                env == Environment::Development,
+            )?,
+            graphql_depth: parse_var("BOOKSTORE_GRAPHQL_DEPTH", 12usize)?,
+            graphql_complexity: parse_var("BOOKSTORE_GRAPHQL_COMPLEXITY", 20_000usize)?,
+            graphql_aliases: parse_var("BOOKSTORE_GRAPHQL_ALIASES", 30usize)?,
+            run_migrations: on_off("BOOKSTORE_MIGRATE", true)?,
+        };
+        if config.pool_size == 0 {
+            bail!("DATABASE_POOL_SIZE must be at least 1");
+        }
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            bail!("BOOKSTORE_TLS_CERT and BOOKSTORE_TLS_KEY must be set together");
+        }
+        Ok(config)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+}
+
+fn random_secret() -> Vec<u8> {
+    use rand::RngCore;
+    let mut key = vec![0u8; 48];
+    rand::rng().fill_bytes(&mut key);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("redis://127.0.0.1/"), "redis://127.0.0.1/");
+    }
+}

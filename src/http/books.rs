@@ -1,0 +1,190 @@
+//! REST: books.
+
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::extract::{etag, if_match, if_none_match, Auth, JsonBody, Params};
+use super::{params, problem::Problem};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::model::{Book, Page};
+use crate::repo::books::BookFilter;
+use crate::service::{books::isbn_param, books::BookListArgs, PageArgs};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BooksQuery {
+    /// fiction, non_fiction, science, history, children, technology, fantasy or biography
+    category: Option<String>,
+    /// Publication year
+    year: Option<String>,
+    /// Only books by this author
+    author_id: Option<String>,
+    /// Case-insensitive title substring
+    q: Option<String>,
+    /// isbn (default), title, year or price
+    sort: Option<String>,
+    /// asc (default) or desc
+    order: Option<String>,
+    /// 1..=100, default 20
+    limit: Option<String>,
+    /// `next_cursor` of the previous page
+    cursor: Option<String>,
+}
+
+/// A single resource with its `ETag`, or 304 when the client's copy is current.
+pub fn versioned<T: serde::Serialize>(headers: &HeaderMap, version: i32, body: &T) -> Response {
+    if if_none_match(headers, version) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag(version))]).into_response();
+    }
+    ([(header::ETAG, etag(version))], Json(body)).into_response()
+}
+
+pub fn created<T: serde::Serialize>(location: String, version: i32, body: &T) -> Response {
+    let mut res = (
+        StatusCode::CREATED,
+        [(header::ETAG, etag(version))],
+        Json(body),
+    )
+        .into_response();
+    if let Ok(v) = location.parse() {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+#[utoipa::path(get, path = "/v1/books", tag = "books", params(BooksQuery),
+    responses((status = 200, description = "A page of books", body = Page<Book>),
+              (status = 400, description = "Bad query parameter", body = Problem)))]
+pub async fn list_books(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Params(q): Params<BooksQuery>,
+) -> Result<Json<Page<Book>>, AppError> {
+    let args = BookListArgs {
+        filter: BookFilter {
+            category: params::category("category", &q.category)?,
+            year: params::int32("year", &q.year)?,
+            author_id: params::id("author_id", &q.author_id)?,
+            title_contains: q.q.filter(|s| !s.trim().is_empty()),
+        },
+        sort: params::book_sort("sort", &q.sort)?,
+        order: params::order("order", &q.order)?,
+    };
+    let page = PageArgs::rest(params::int("limit", &q.limit)?, q.cursor);
+    Ok(Json(app.list_books(&ctx, &args, &page).await?))
+}
+
+#[utoipa::path(get, path = "/v1/book", tag = "books", params(BooksQuery),
+    responses((status = 200, description = "The seed's filter form (?category= and/or ?year=): same answer as /v1/books", body = Page<Book>),
+              (status = 400, description = "Bad query parameter", body = Problem)))]
+pub async fn filter_books(
+    state: State<AppState>,
+    auth: Auth,
+    q: Params<BooksQuery>,
+) -> Result<Json<Page<Book>>, AppError> {
+    list_books(state, auth, q).await
+}
+
+#[utoipa::path(get, path = "/v1/book/{isbn}", tag = "books",
+    params(("isbn" = String, Path, description = "ISBN-13 or ISBN-10, hyphens allowed")),
+    responses((status = 200, description = "The book; `ETag` is its version", body = Book),
+              (status = 304, description = "Not modified (If-None-Match)"),
+              (status = 400, description = "Not an ISBN", body = Problem),
+              (status = 404, description = "No such book", body = Problem)))]
+pub async fn get_book(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(isbn): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let isbn = isbn_param(&isbn, "isbn")?;
+    let book = app.book(&ctx, &isbn).await?;
+    Ok(versioned(&headers, book.version, &book))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CreateBookRequest {
+    #[schema(example = "978-0-306-40615-7")]
+    isbn: String,
+    title: String,
+    category: crate::domain::Category,
+    #[schema(example = 2020)]
+    year: i32,
+    price_cents: i32,
+    stock: i32,
+    #[schema(example = json!([1]))]
+    author_ids: Vec<i64>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ReplaceBookRequest {
+    title: String,
+    category: crate::domain::Category,
+    year: i32,
+    price_cents: i32,
+    stock: i32,
+    author_ids: Vec<i64>,
+}
+
+#[utoipa::path(post, path = "/v1/book", tag = "books", request_body = CreateBookRequest,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Created; `Location` names it", body = Book),
+              (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 409, description = "ISBN exists", body = Problem),
+              (status = 422, description = "Invalid fields", body = Problem)))]
+pub async fn create_book(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    JsonBody(body): JsonBody,
+) -> Result<Response, AppError> {
+    let book = app.create_book(&ctx, &body).await?;
+    Ok(created(
+        format!("/v1/book/{}", book.isbn),
+        book.version,
+        &book,
+    ))
+}
+
+#[utoipa::path(put, path = "/v1/book/{isbn}", tag = "books", request_body = ReplaceBookRequest,
+    params(("isbn" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag the client last saw")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Book), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+pub async fn replace_book(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(isbn): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, AppError> {
+    let isbn = isbn_param(&isbn, "isbn")?;
+    let book = app
+        .update_book(&ctx, &isbn, &body, if_match(&headers), false)
+        .await?;
+    Ok(([(header::ETAG, etag(book.version))], Json(book)).into_response())
+}
+
+#[utoipa::path(delete, path = "/v1/book/{isbn}", tag = "books",
+    params(("isbn" = String, Path), ("If-Match" = Option<String>, Header)),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 412, body = Problem)))]
+pub async fn delete_book(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(isbn): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let isbn = isbn_param(&isbn, "isbn")?;
+    app.delete_book(&ctx, &isbn, if_match(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

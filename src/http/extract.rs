@@ -1,0 +1,253 @@
+//! Extractors that turn HTTP input into what the service takes, with our own error answers.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+};
+use http::{header, request::Parts, HeaderMap};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::app::{AppState, Ctx};
+use crate::db::QueryStats;
+use crate::error::{AppError, AuthFailure};
+
+/// A JSON body as a `serde_json::Value`: 415 unless the content type is JSON, 413 over the body
+/// limit, 400 when it does not parse. Field rules are the service's.
+pub struct JsonBody(pub Value);
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+async fn read_body(req: Request, state: &AppState) -> Result<Bytes, AppError> {
+    let limit = state.config.body_limit_bytes;
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge { limit }
+        } else {
+            AppError::BadRequest {
+                param: None,
+                message: "the request body could not be read".into(),
+            }
+        }
+    })
+}
+
+pub fn parse_json(bytes: &[u8]) -> Result<Value, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| AppError::BadRequest {
+        param: None,
+        message: format!(
+            "malformed JSON at line {} column {}: {}",
+            e.line(),
+            e.column(),
+            json_error_kind(&e)
+        ),
+    })
+}
+
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Eof => "unexpected end of input",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected value",
+        serde_json::error::Category::Io => "unreadable body",
+    }
+}
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(AppError::UnsupportedMediaType(
+                "the request body must be application/json".into(),
+            ));
+        }
+        let bytes = read_body(req, state).await?;
+        Ok(JsonBody(parse_json(&bytes)?))
+    }
+}
+
+/// A JSON or `application/x-www-form-urlencoded` body (the OAuth2 token endpoint takes both),
+/// as a JSON object of strings for forms.
+pub struct FormOrJson(pub Value);
+
+impl FromRequest<AppState> for FormOrJson {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if is_json(req.headers()) {
+            let bytes = read_body(req, state).await?;
+            return Ok(FormOrJson(parse_json(&bytes)?));
+        }
+        if !is_form(req.headers()) {
+            return Err(AppError::UnsupportedMediaType(
+                "the request body must be application/x-www-form-urlencoded or application/json"
+                    .into(),
+            ));
+        }
+        let bytes = read_body(req, state).await?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| AppError::BadRequest {
+                param: None,
+                message: "malformed form body".into(),
+            })?;
+        let mut map = serde_json::Map::new();
+        for (k, v) in pairs {
+            if map.contains_key(&k) {
+                return Err(AppError::bad_param(
+                    &k,
+                    format!("{k} appears more than once"),
+                ));
+            }
+            map.insert(k, Value::String(v));
+        }
+        Ok(FormOrJson(Value::Object(map)))
+    }
+}
+
+/// The caller, from `Authorization: Bearer ...`. No header: anonymous. A header that does not
+/// hold a working bearer token: 401, never silently anonymous.
+pub struct Auth(pub Ctx);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let stats = parts
+            .extensions
+            .get::<Arc<QueryStats>>()
+            .cloned()
+            .unwrap_or_default();
+        let actor = match bearer_token(&parts.headers)? {
+            None => None,
+            Some(token) => {
+                let ctx = Ctx {
+                    actor: None,
+                    stats: stats.clone(),
+                };
+                Some(state.authenticate(token, &ctx).await?)
+            }
+        };
+        Ok(Auth(Ctx { actor, stats }))
+    }
+}
+
+/// The bearer token of `Authorization`, if any; a malformed header is an invalid token.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let invalid = AppError::Unauthenticated(AuthFailure::InvalidToken);
+    let value = value.to_str().map_err(|_| invalid)?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(AppError::Unauthenticated(AuthFailure::InvalidToken))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AppError::Unauthenticated(AuthFailure::InvalidToken));
+    }
+    Ok(Some(token.trim()))
+}
+
+/// Query parameters; a parameter of the wrong type is a 400 naming it.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str::<T>(query)
+            .map(Params)
+            .map_err(|e| {
+                let msg = e.to_string();
+                let param = msg
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| msg.contains("unknown field") || msg.contains("missing field"))
+                    .map(str::to_owned);
+                AppError::BadRequest {
+                    param,
+                    message: format!("bad query parameter: {msg}"),
+                }
+            })
+    }
+}
+
+/// The version an `If-Match` header asks for: `None` when absent or `*`. A tag that cannot be a
+/// version of ours never matches (412).
+pub fn if_match(headers: &HeaderMap) -> Option<i32> {
+    let raw = headers.get(header::IF_MATCH)?.to_str().ok()?.trim();
+    if raw == "*" {
+        return None;
+    }
+    Some(parse_etag(raw.split(',').next().unwrap_or("")).unwrap_or(-1))
+}
+
+/// Whether `If-None-Match` names `version` (or is `*`).
+pub fn if_none_match(headers: &HeaderMap, version: i32) -> bool {
+    let Some(raw) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    raw.split(',')
+        .any(|tag| tag.trim() == "*" || parse_etag(tag) == Some(version))
+}
+
+fn parse_etag(tag: &str) -> Option<i32> {
+    let tag = tag.trim();
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+}
+
+pub fn etag(version: i32) -> http::HeaderValue {
+    http::HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or(http::HeaderValue::from_static("\"0\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags() {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_MATCH, "\"3\"".parse().unwrap());
+        assert_eq!(if_match(&h), Some(3));
+        h.insert(header::IF_MATCH, "*".parse().unwrap());
+        assert_eq!(if_match(&h), None);
+        h.insert(header::IF_MATCH, "garbage".parse().unwrap());
+        assert_eq!(if_match(&h), Some(-1));
+        h.insert(header::IF_NONE_MATCH, "\"1\", W/\"2\"".parse().unwrap());
+        assert!(if_none_match(&h, 2));
+        assert!(!if_none_match(&h, 3));
+    }
+}

@@ -1,0 +1,114 @@
+//! REST: magazines.
+
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::books::{created, versioned};
+use super::extract::{etag, if_match, Auth, JsonBody, Params};
+use super::{params, problem::Problem};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::model::{Magazine, Page};
+use crate::repo::magazines::MagazineFilter;
+use crate::service::{authors::author_id_param as id_param, PageArgs};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MagazinesQuery {
+    category: Option<String>,
+    /// weekly, biweekly, monthly, quarterly or yearly
+    frequency: Option<String>,
+    year: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct MagazineRequest {
+    title: String,
+    #[schema(example = "2049-3630")]
+    issn: String,
+    publisher: String,
+    category: crate::domain::Category,
+    frequency: crate::domain::Frequency,
+    year: i32,
+    price_cents: i32,
+}
+
+#[utoipa::path(get, path = "/v1/magazines", tag = "magazines", params(MagazinesQuery),
+    responses((status = 200, body = Page<Magazine>), (status = 400, body = Problem)))]
+pub async fn list_magazines(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Params(q): Params<MagazinesQuery>,
+) -> Result<Json<Page<Magazine>>, AppError> {
+    let filter = MagazineFilter {
+        category: params::category("category", &q.category)?,
+        frequency: params::frequency("frequency", &q.frequency)?,
+        year: params::int32("year", &q.year)?,
+    };
+    let page = PageArgs::rest(params::int("limit", &q.limit)?, q.cursor);
+    Ok(Json(app.list_magazines(&ctx, &filter, &page).await?))
+}
+
+#[utoipa::path(get, path = "/v1/magazine/{id}", tag = "magazines", params(("id" = i64, Path)),
+    responses((status = 200, body = Magazine), (status = 304), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_magazine(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let m = app.magazine(&ctx, id_param(&id, "id")?).await?;
+    Ok(versioned(&headers, m.version, &m))
+}
+
+#[utoipa::path(post, path = "/v1/magazine", tag = "magazines", request_body = MagazineRequest, security(("bearer" = [])),
+    responses((status = 201, body = Magazine), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 409, description = "ISSN exists", body = Problem), (status = 422, body = Problem)))]
+pub async fn create_magazine(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    JsonBody(body): JsonBody,
+) -> Result<Response, AppError> {
+    let m = app.create_magazine(&ctx, &body).await?;
+    Ok(created(format!("/v1/magazine/{}", m.id), m.version, &m))
+}
+
+#[utoipa::path(put, path = "/v1/magazine/{id}", tag = "magazines", request_body = MagazineRequest,
+    params(("id" = i64, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])),
+    responses((status = 200, body = Magazine), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+pub async fn replace_magazine(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, AppError> {
+    let m = app
+        .update_magazine(&ctx, id_param(&id, "id")?, &body, if_match(&headers), false)
+        .await?;
+    Ok(([(header::ETAG, etag(m.version))], Json(m)).into_response())
+}
+
+#[utoipa::path(delete, path = "/v1/magazine/{id}", tag = "magazines",
+    params(("id" = i64, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
+pub async fn delete_magazine(
+    State(app): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    app.delete_magazine(&ctx, id_param(&id, "id")?, if_match(&headers))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,112 @@
+//! Request-wide middleware: request ids, `Accept-Version`, the request span with its SQL
+//! statement count, and turning every error response into problem+json.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::{body::Body, extract::Request, middleware::Next, response::Response};
+use http::{header, HeaderName, HeaderValue, StatusCode};
+use tracing::Instrument;
+
+use super::problem::{Problem, PROBLEM_JSON};
+use crate::db::QueryStats;
+use crate::error::AppError;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request (also in the response's `x-request-id`).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub Arc<str>);
+
+/// A client-sent id is kept when it is sane: 1..=128 of `[A-Za-z0-9._:-]`.
+fn sane_request_id(v: &HeaderValue) -> Option<&str> {
+    let s = v.to_str().ok()?;
+    let ok = (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    ok.then_some(s)
+}
+
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id: Arc<str> = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(sane_request_id)
+        .map(Arc::from)
+        .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()));
+    let stats = Arc::new(QueryStats::default());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    req.extensions_mut().insert(stats.clone());
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %method,
+        path = %path,
+        status = tracing::field::Empty,
+        sql_statements = tracing::field::Empty,
+        pool_wait_us = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    );
+
+    let version_error = match req.headers().get("accept-version") {
+        Some(v) if v.as_bytes().trim_ascii() != b"1" => Some(AppError::UnsupportedVersion {
+            requested: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        }),
+        _ => None,
+    };
+    let mut res = match version_error {
+        Some(e) => axum::response::IntoResponse::into_response(e),
+        None => next.run(req).instrument(span.clone()).await,
+    };
+    finish_problem(&mut res, &path, &id);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    }
+    span.record("status", res.status().as_u16());
+    span.record("sql_statements", stats.statements());
+    span.record("pool_wait_us", stats.pool_wait().as_micros() as u64);
+    span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+    span.in_scope(|| {
+        if res.status().is_server_error() {
+            tracing::warn!("request failed");
+        } else {
+            tracing::debug!("request done");
+        }
+    });
+    res
+}
+
+/// Writes the body of a [`Problem`] response, or turns a bare framework error into one.
+fn finish_problem(res: &mut Response, path: &str, request_id: &str) {
+    let problem = match res.extensions_mut().remove::<Problem>() {
+        Some(p) => p,
+        None => {
+            let status = res.status();
+            // Bodies that are already JSON (problem+json, `/readyz`'s status) stay as they are.
+            let is_json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+                v.as_bytes().starts_with(b"application/") && v.as_bytes().ends_with(b"json")
+            });
+            if !(status.is_client_error() || status.is_server_error()) || is_json {
+                return;
+            }
+            let detail = match status {
+                StatusCode::METHOD_NOT_ALLOWED => {
+                    "this method is not allowed here; see the Allow header".to_owned()
+                }
+                StatusCode::NOT_FOUND => "no such resource".to_owned(),
+                StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_owned(),
+                s if s.is_server_error() => "internal error".to_owned(),
+                s => s.canonical_reason().unwrap_or("error").to_owned(),
+            };
+            Problem::new(status, detail)
+        }
+    };
+    let body = problem.into_body(path, request_id);
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    res.headers_mut().remove(header::CONTENT_LENGTH);
+    *res.body_mut() = Body::from(body);
+}

@@ -1,0 +1,26 @@
+//! Bookstore Gateway: one axum server with a REST API (`/v1/...`) and a GraphQL API (`/graphql`)
+//! over one service layer and one diesel-async PostgreSQL repository.
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod model;
+pub mod repo;
+pub mod seed;
+pub mod server;
+pub mod service;
+
+pub use app::{App, AppState};
+
+use axum::Router;
+
+/// The whole HTTP application: REST, docs and operations, with the request middleware.
+pub fn router(state: AppState) -> Router {
+    http::routes(&state)
+        .layer(axum::middleware::from_fn(http::middleware::request_context))
+        .with_state(state)
+}

@@ -1,0 +1,77 @@
+//! The resources as the service returns them; REST renders them as they are (snake_case JSON),
+//! GraphQL wraps them in its own output types.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{Category, Frequency, Role};
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct AuthorRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct Author {
+    pub id: i64,
+    pub name: String,
+    pub bio: Option<String>,
+    pub born_year: Option<i32>,
+    pub book_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct Book {
+    /// ISBN-13, 13 digits.
+    #[schema(example = "9780000000019")]
+    pub isbn: String,
+    pub title: String,
+    pub category: Category,
+    pub year: i32,
+    pub price_cents: i32,
+    pub stock: i32,
+    /// In their given order.
+    pub authors: Vec<AuthorRef>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct Magazine {
+    pub id: i64,
+    pub title: String,
+    #[schema(example = "1000-0011")]
+    pub issn: String,
+    pub publisher: String,
+    pub category: Category,
+    pub frequency: Frequency,
+    pub year: i32,
+    pub price_cents: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of a keyset-paginated list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Opaque; pass it back as `cursor` for the next page. `null` on the last page.
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,389 @@
+//! SQL for books and their ordered authors.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::{contains_pattern, lower};
+use crate::db::schema::{authors, book_authors, books};
+use crate::domain::{BookSort, Category, SortOrder};
+use crate::model::{AuthorRef, Book};
+
+#[derive(Queryable, Selectable, QueryableByName, Debug)]
+#[diesel(table_name = books, check_for_backend(diesel::pg::Pg))]
+pub struct BookRow {
+    pub isbn: String,
+    pub title: String,
+    pub category: String,
+    pub year: i32,
+    pub price_cents: i32,
+    pub stock: i32,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl BookRow {
+    pub fn into_book(self, authors: Vec<AuthorRef>) -> Book {
+        Book {
+            // The database CHECK constraint only admits the contract's categories.
+            category: Category::parse(&self.category).unwrap_or(Category::Fiction),
+            isbn: self.isbn,
+            title: self.title,
+            year: self.year,
+            price_cents: self.price_cents,
+            stock: self.stock,
+            authors,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            version: self.version,
+        }
+    }
+}
+
+/// Every field of a book but its ISBN, validated.
+#[derive(Debug, Clone)]
+pub struct BookData {
+    pub title: String,
+    pub category: Category,
+    pub year: i32,
+    pub price_cents: i32,
+    pub stock: i32,
+    pub author_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BookFilter {
+    pub category: Option<Category>,
+    pub year: Option<i32>,
+    pub author_id: Option<i64>,
+    pub title_contains: Option<String>,
+}
+
+/// The sort key of the last row of a page: where the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    Isbn,
+    Title(String),
+    Int(i32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookKey {
+    pub value: SortValue,
+    pub isbn: String,
+}
+
+impl BookKey {
+    pub fn of(book: &Book, sort: BookSort) -> BookKey {
+        let value = match sort {
+            BookSort::Isbn => SortValue::Isbn,
+            BookSort::Title => SortValue::Title(book.title.clone()),
+            BookSort::Year => SortValue::Int(book.year),
+            BookSort::Price => SortValue::Int(book.price_cents),
+        };
+        BookKey {
+            value,
+            isbn: book.isbn.clone(),
+        }
+    }
+}
+
+pub async fn row_by_isbn(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResult<Option<BookRow>> {
+    books::table
+        .filter(books::isbn.eq(isbn))
+        .select(BookRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn rows_by_isbns(
+    conn: &mut AsyncPgConnection,
+    isbns: &[String],
+) -> QueryResult<Vec<BookRow>> {
+    books::table
+        .filter(books::isbn.eq_any(isbns))
+        .select(BookRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// The ordered authors of many books in one statement.
+pub async fn authors_of(
+    conn: &mut AsyncPgConnection,
+    isbns: &[String],
+) -> QueryResult<HashMap<String, Vec<AuthorRef>>> {
+    let rows: Vec<(String, i64, String)> = book_authors::table
+        .inner_join(authors::table)
+        .filter(book_authors::book_isbn.eq_any(isbns))
+        .order((book_authors::book_isbn, book_authors::position))
+        .select((book_authors::book_isbn, authors::id, authors::name))
+        .load(conn)
+        .await?;
+    let mut map: HashMap<String, Vec<AuthorRef>> = HashMap::with_capacity(isbns.len());
+    for (isbn, id, name) in rows {
+        map.entry(isbn).or_default().push(AuthorRef { id, name });
+    }
+    Ok(map)
+}
+
+/// Joins rows with their authors (one statement for all of them), keeping the rows' order.
+pub async fn attach_authors(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<BookRow>,
+) -> QueryResult<Vec<Book>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let isbns: Vec<String> = rows.iter().map(|r| r.isbn.clone()).collect();
+    let mut authors = authors_of(conn, &isbns).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let a = authors.remove(&r.isbn).unwrap_or_default();
+            r.into_book(a)
+        })
+        .collect())
+}
+
+pub async fn by_isbn(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResult<Option<Book>> {
+    match row_by_isbn(conn, isbn).await? {
+        None => Ok(None),
+        Some(row) => Ok(attach_authors(conn, vec![row]).await?.pop()),
+    }
+}
+
+pub async fn by_isbns(conn: &mut AsyncPgConnection, isbns: &[String]) -> QueryResult<Vec<Book>> {
+    let rows = rows_by_isbns(conn, isbns).await?;
+    attach_authors(conn, rows).await
+}
+
+/// A page of books: filters, one sort key plus the ISBN as tie-breaker, keyset continuation.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &BookFilter,
+    sort: BookSort,
+    order: SortOrder,
+    after: Option<&BookKey>,
+    limit: i64,
+) -> QueryResult<Vec<Book>> {
+    let mut q = books::table.select(BookRow::as_select()).into_boxed();
+    if let Some(c) = filter.category {
+        q = q.filter(books::category.eq(c.as_str()));
+    }
+    if let Some(y) = filter.year {
+        q = q.filter(books::year.eq(y));
+    }
+    if let Some(a) = filter.author_id {
+        q = q.filter(
+            books::isbn.eq_any(
+                book_authors::table
+                    .filter(book_authors::author_id.eq(a))
+                    .select(book_authors::book_isbn),
+            ),
+        );
+    }
+    if let Some(t) = &filter.title_contains {
+        q = q.filter(lower(books::title).like(contains_pattern(t)));
+    }
+
+    macro_rules! keyset {
+        ($col:expr, $value:expr) => {{
+            if let Some(key) = after {
+                let v = $value(&key.value);
+                q = match order {
+                    SortOrder::Asc => q.filter(
+                        $col.gt(v.clone())
+                            .or($col.eq(v).and(books::isbn.gt(key.isbn.clone()))),
+                    ),
+                    SortOrder::Desc => q.filter(
+                        $col.lt(v.clone())
+                            .or($col.eq(v).and(books::isbn.lt(key.isbn.clone()))),
+                    ),
+                };
+            }
+            q = match order {
+                SortOrder::Asc => q.order(($col.asc(), books::isbn.asc())),
+                SortOrder::Desc => q.order(($col.desc(), books::isbn.desc())),
+            };
+        }};
+    }
+    let text = |v: &SortValue| match v {
+        SortValue::Title(t) => t.clone(),
+        _ => String::new(),
+    };
+    let int = |v: &SortValue| match v {
+        SortValue::Int(n) => *n,
+        _ => 0,
+    };
+    match sort {
+        BookSort::Isbn => {
+            if let Some(key) = after {
+                q = match order {
+                    SortOrder::Asc => q.filter(books::isbn.gt(key.isbn.clone())),
+                    SortOrder::Desc => q.filter(books::isbn.lt(key.isbn.clone())),
+                };
+            }
+            q = match order {
+                SortOrder::Asc => q.order(books::isbn.asc()),
+                SortOrder::Desc => q.order(books::isbn.desc()),
+            };
+        }
+        BookSort::Title => keyset!(books::title, text),
+        BookSort::Year => keyset!(books::year, int),
+        BookSort::Price => keyset!(books::price_cents, int),
+    }
+    let rows = q.limit(limit).load(conn).await?;
+    attach_authors(conn, rows).await
+}
+
+#[derive(QueryableByName)]
+struct AuthorBookRow {
+    #[diesel(sql_type = BigInt)]
+    author_id: i64,
+    #[diesel(embed)]
+    book: BookRow,
+}
+
+/// The first `limit` books of each of many authors, by (year, isbn), in ONE statement (a LATERAL
+/// join); `after` continues every author's list after that (year, isbn).
+pub async fn top_books_of_authors(
+    conn: &mut AsyncPgConnection,
+    author_ids: &[i64],
+    category: Option<Category>,
+    order: SortOrder,
+    after: Option<(i32, String)>,
+    limit: i64,
+) -> QueryResult<HashMap<i64, Vec<Book>>> {
+    let (cmp, dir) = match order {
+        SortOrder::Asc => (">", "ASC"),
+        SortOrder::Desc => ("<", "DESC"),
+    };
+    let query = format!(
+        "SELECT a.id AS author_id, b.isbn, b.title, b.category, b.year, b.price_cents, b.stock, \
+                b.version, b.created_at, b.updated_at \
+         FROM unnest($1) AS a(id) \
+         CROSS JOIN LATERAL ( \
+             SELECT bk.* FROM book_authors ba JOIN books bk ON bk.isbn = ba.book_isbn \
+             WHERE ba.author_id = a.id \
+               AND ($2::text IS NULL OR bk.category = $2) \
+               AND ($3::int IS NULL OR (bk.year, bk.isbn) {cmp} ($3, $4::text)) \
+             ORDER BY bk.year {dir}, bk.isbn {dir} \
+             LIMIT $5) b"
+    );
+    let (after_year, after_isbn) = match after {
+        Some((y, i)) => (Some(y), Some(i)),
+        None => (None, None),
+    };
+    let rows: Vec<AuthorBookRow> = diesel::sql_query(query)
+        .bind::<Array<BigInt>, _>(author_ids)
+        .bind::<Nullable<Text>, _>(category.map(|c| c.as_str()))
+        .bind::<Nullable<Integer>, _>(after_year)
+        .bind::<Nullable<Text>, _>(after_isbn)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await?;
+    let isbns: Vec<String> = rows.iter().map(|r| r.book.isbn.clone()).collect();
+    let authors = if isbns.is_empty() {
+        HashMap::new()
+    } else {
+        authors_of(conn, &isbns).await?
+    };
+    let mut out: HashMap<i64, Vec<Book>> = HashMap::new();
+    for r in rows {
+        let a = authors.get(&r.book.isbn).cloned().unwrap_or_default();
+        out.entry(r.author_id)
+            .or_default()
+            .push(r.book.into_book(a));
+    }
+    Ok(out)
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, isbn: &str, data: &BookData) -> QueryResult<()> {
+    diesel::insert_into(books::table)
+        .values((
+            books::isbn.eq(isbn),
+            books::title.eq(&data.title),
+            books::category.eq(data.category.as_str()),
+            books::year.eq(data.year),
+            books::price_cents.eq(data.price_cents),
+            books::stock.eq(data.stock),
+        ))
+        .execute(conn)
+        .await?;
+    replace_authors(conn, isbn, &data.author_ids).await
+}
+
+/// Sets the ordered author list of a book (positions 1..).
+pub async fn replace_authors(
+    conn: &mut AsyncPgConnection,
+    isbn: &str,
+    author_ids: &[i64],
+) -> QueryResult<()> {
+    diesel::delete(book_authors::table.filter(book_authors::book_isbn.eq(isbn)))
+        .execute(conn)
+        .await?;
+    let links: Vec<_> = author_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                book_authors::book_isbn.eq(isbn),
+                book_authors::author_id.eq(*id),
+                book_authors::position.eq(i as i16 + 1),
+            )
+        })
+        .collect();
+    diesel::insert_into(book_authors::table)
+        .values(&links)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The current version, locking the row for the rest of the transaction.
+pub async fn lock_version(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResult<Option<i32>> {
+    books::table
+        .filter(books::isbn.eq(isbn))
+        .select(books::version)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn update(conn: &mut AsyncPgConnection, isbn: &str, data: &BookData) -> QueryResult<()> {
+    diesel::update(books::table.filter(books::isbn.eq(isbn)))
+        .set((
+            books::title.eq(&data.title),
+            books::category.eq(data.category.as_str()),
+            books::year.eq(data.year),
+            books::price_cents.eq(data.price_cents),
+            books::stock.eq(data.stock),
+            books::version.eq(books::version + 1),
+            books::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    replace_authors(conn, isbn, &data.author_ids).await
+}
+
+pub async fn delete(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResult<usize> {
+    diesel::delete(books::table.filter(books::isbn.eq(isbn)))
+        .execute(conn)
+        .await
+}
+
+/// The ids of a book's authors (to invalidate their cached `book_count` after a change).
+pub async fn author_ids(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResult<Vec<i64>> {
+    book_authors::table
+        .filter(book_authors::book_isbn.eq(isbn))
+        .order(book_authors::position)
+        .select(book_authors::author_id)
+        .load(conn)
+        .await
+}

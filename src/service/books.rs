@@ -1,0 +1,259 @@
+//! Books: reads, lists with keyset pagination, and transactional writes with their authors.
+
+use serde_json::Value;
+
+use crate::app::{App, Ctx};
+use crate::domain::{validate, validate::Fields, BookSort, Isbn, SortOrder};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::model::{Book, Page};
+use crate::repo::{
+    self,
+    books::{BookData, BookFilter, BookKey, SortValue},
+};
+use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
+
+const BOOK_FIELDS: &[&str] = &[
+    "isbn",
+    "title",
+    "category",
+    "year",
+    "price_cents",
+    "stock",
+    "author_ids",
+];
+
+/// Parses an ISBN that names a book in a path or argument (400 naming `param` when malformed).
+pub fn isbn_param(raw: &str, param: &str) -> AppResult<Isbn> {
+    Isbn::parse(raw).map_err(|e| AppError::bad_param(param, format!("{param} {e}")))
+}
+
+/// Reads the book fields of `f`; with `current`, absent fields keep their current value (a
+/// partial update), without it every field is required.
+fn book_data(f: &mut Fields<'_>, current: Option<&Book>) -> Option<BookData> {
+    let required = current.is_none();
+    let title = f.text("title", required, validate::MAX_TITLE);
+    let category = f.category("category", required);
+    let year = f.publication_year("year", required);
+    let price = f.integer("price_cents", required, 0, validate::MAX_PRICE_CENTS);
+    let stock = f.integer("stock", required, 0, validate::MAX_STOCK);
+    let author_ids = f.author_ids("author_ids", required);
+    Some(BookData {
+        title: title.or_else(|| current.map(|b| b.title.clone()))?,
+        category: category.or(current.map(|b| b.category))?,
+        year: year.or(current.map(|b| b.year))?,
+        price_cents: price.map(|p| p as i32).or(current.map(|b| b.price_cents))?,
+        stock: stock.map(|s| s as i32).or(current.map(|b| b.stock))?,
+        author_ids: author_ids
+            .or_else(|| current.map(|b| b.authors.iter().map(|a| a.id).collect()))?,
+    })
+}
+
+/// Fails with 422 naming the ids in `wanted` that are not authors.
+async fn check_authors_exist(
+    conn: &mut diesel_async::AsyncPgConnection,
+    wanted: &[i64],
+) -> AppResult<()> {
+    let found = repo::authors::existing_ids(conn, wanted).await?;
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|id| !found.contains(id))
+        .map(|id| id.to_string())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(vec![FieldError::new(
+            "author_ids",
+            format!("unknown author ids: {}", missing.join(", ")),
+        )]))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BookListArgs {
+    pub filter: BookFilter,
+    pub sort: Option<BookSort>,
+    pub order: Option<SortOrder>,
+}
+
+impl App {
+    pub async fn book(&self, ctx: &Ctx, isbn: &Isbn) -> AppResult<Book> {
+        let mut conn = self.db.conn(&ctx.stats).await?;
+        repo::books::by_isbn(&mut conn, isbn.as_str())
+            .await?
+            .ok_or(AppError::not_found("book"))
+    }
+
+    /// Many books by ISBN in two statements (rows, then all their authors); for loaders.
+    pub async fn books_by_isbns(&self, ctx: &Ctx, isbns: &[String]) -> AppResult<Vec<Book>> {
+        let mut conn = self.db.conn(&ctx.stats).await?;
+        Ok(repo::books::by_isbns(&mut conn, isbns).await?)
+    }
+
+    pub async fn list_books(
+        &self,
+        ctx: &Ctx,
+        args: &BookListArgs,
+        page: &PageArgs,
+    ) -> AppResult<Page<Book>> {
+        let limit = page.limit()?;
+        let sort = args.sort.unwrap_or(BookSort::Isbn);
+        let order = args.order.unwrap_or(SortOrder::Asc);
+        if let Some(t) = &args.filter.title_contains {
+            if t.chars().count() > 200 {
+                return Err(AppError::bad_param(
+                    "q",
+                    "the title search is limited to 200 characters",
+                ));
+            }
+        }
+        let scope = format!("books:{sort}:{order}");
+        let after = match &page.cursor {
+            None => None,
+            Some(raw) => Some(
+                book_key(&cursor::decode(raw, &scope, page.cursor_name)?, sort).ok_or_else(
+                    || {
+                        AppError::bad_param(
+                            page.cursor_name,
+                            format!("{} is not a valid cursor for this list", page.cursor_name),
+                        )
+                    },
+                )?,
+            ),
+        };
+        let mut conn = self.db.conn(&ctx.stats).await?;
+        let mut items = repo::books::list(
+            &mut conn,
+            &args.filter,
+            sort,
+            order,
+            after.as_ref(),
+            limit + 1,
+        )
+        .await?;
+        let next_cursor = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|b| book_cursor(b, sort, &scope))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn create_book(&self, ctx: &Ctx, input: &Value) -> AppResult<Book> {
+        require_role(ctx, EDITORS)?;
+        let mut f = Fields::new(input, BOOK_FIELDS)?;
+        let isbn = f.isbn("isbn", true);
+        let data = book_data(&mut f, None);
+        f.finish()?;
+        let (Some(isbn), Some(data)) = (isbn, data) else {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "validated book fields missing"
+            )));
+        };
+        self.write(ctx, move |c| {
+            Box::pin(async move {
+                check_authors_exist(c, &data.author_ids).await?;
+                if repo::books::row_by_isbn(c, isbn.as_str()).await?.is_some() {
+                    return Err(AppError::Conflict("a book with this ISBN exists".into()));
+                }
+                repo::books::insert(c, isbn.as_str(), &data).await?;
+                repo::books::by_isbn(c, isbn.as_str())
+                    .await?
+                    .ok_or(AppError::not_found("book"))
+            })
+        })
+        .await
+    }
+
+    /// `PUT`: every field but the ISBN is replaced (`partial == false`), or GraphQL's
+    /// `updateBook`: only the fields sent change (`partial == true`).
+    pub async fn update_book(
+        &self,
+        ctx: &Ctx,
+        isbn: &Isbn,
+        input: &Value,
+        expected_version: Option<i32>,
+        partial: bool,
+    ) -> AppResult<Book> {
+        require_role(ctx, EDITORS)?;
+        let allowed: &[&str] = &BOOK_FIELDS[1..];
+        let isbn = isbn.clone();
+        if !partial {
+            // Validate the shape before touching the database.
+            let mut f = Fields::new(input, allowed)?;
+            book_data(&mut f, None);
+            f.finish()?;
+        }
+        let input = input.clone();
+        self.write(ctx, move |c| {
+            Box::pin(async move {
+                let version = repo::books::lock_version(c, isbn.as_str())
+                    .await?
+                    .ok_or(AppError::not_found("book"))?;
+                let current = if partial {
+                    repo::books::by_isbn(c, isbn.as_str()).await?
+                } else {
+                    None
+                };
+                let mut f = Fields::new(&input, allowed)?;
+                let data = book_data(&mut f, current.as_ref());
+                f.finish()?;
+                let data = data.ok_or_else(|| {
+                    AppError::internal(anyhow::anyhow!("validated book fields missing"))
+                })?;
+                check_version(expected_version, version)?;
+                check_authors_exist(c, &data.author_ids).await?;
+                repo::books::update(c, isbn.as_str(), &data).await?;
+                repo::books::by_isbn(c, isbn.as_str())
+                    .await?
+                    .ok_or(AppError::not_found("book"))
+            })
+        })
+        .await
+    }
+
+    pub async fn delete_book(
+        &self,
+        ctx: &Ctx,
+        isbn: &Isbn,
+        expected_version: Option<i32>,
+    ) -> AppResult<()> {
+        require_role(ctx, ADMINS)?;
+        let isbn = isbn.clone();
+        self.write(ctx, move |c| {
+            Box::pin(async move {
+                let version = repo::books::lock_version(c, isbn.as_str())
+                    .await?
+                    .ok_or(AppError::not_found("book"))?;
+                check_version(expected_version, version)?;
+                repo::books::delete(c, isbn.as_str()).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+}
+
+fn book_cursor(book: &Book, sort: BookSort, scope: &str) -> String {
+    let v = match BookKey::of(book, sort).value {
+        SortValue::Isbn => Value::Null,
+        SortValue::Title(t) => Value::from(t),
+        SortValue::Int(n) => Value::from(n),
+    };
+    cursor::encode(&cursor::Cursor {
+        s: scope.to_owned(),
+        v,
+        k: Value::from(book.isbn.clone()),
+    })
+}
+
+fn book_key(c: &cursor::Cursor, sort: BookSort) -> Option<BookKey> {
+    let isbn = c.k.as_str()?.to_owned();
+    let value = match sort {
+        BookSort::Isbn => SortValue::Isbn,
+        BookSort::Title => SortValue::Title(c.v.as_str()?.to_owned()),
+        BookSort::Year | BookSort::Price => SortValue::Int(i32::try_from(c.v.as_i64()?).ok()?),
+    };
+    Some(BookKey { value, isbn })
+}

@@ -1,0 +1,171 @@
+//! Magazines.
+
+use serde_json::Value;
+
+use crate::app::{App, Ctx};
+use crate::domain::{validate, validate::Fields};
+use crate::error::{AppError, AppResult};
+use crate::model::{Magazine, Page};
+use crate::repo::{
+    self,
+    magazines::{MagazineData, MagazineFilter},
+};
+use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
+
+const MAGAZINE_FIELDS: &[&str] = &[
+    "title",
+    "issn",
+    "publisher",
+    "category",
+    "frequency",
+    "year",
+    "price_cents",
+];
+
+fn magazine_data(f: &mut Fields<'_>, current: Option<&Magazine>) -> Option<MagazineData> {
+    let required = current.is_none();
+    let title = f.text("title", required, validate::MAX_TITLE);
+    let issn = f.issn("issn", required);
+    let publisher = f.text("publisher", required, validate::MAX_NAME);
+    let category = f.category("category", required);
+    let frequency = f.frequency("frequency", required);
+    let year = f.publication_year("year", required);
+    let price = f
+        .integer("price_cents", required, 0, validate::MAX_PRICE_CENTS)
+        .map(|p| p as i32);
+    Some(MagazineData {
+        title: title.or_else(|| current.map(|m| m.title.clone()))?,
+        issn: issn.or_else(|| current.map(|m| crate::domain::Issn::from_db(m.issn.clone())))?,
+        publisher: publisher.or_else(|| current.map(|m| m.publisher.clone()))?,
+        category: category.or(current.map(|m| m.category))?,
+        frequency: frequency.or(current.map(|m| m.frequency))?,
+        year: year.or(current.map(|m| m.year))?,
+        price_cents: price.or(current.map(|m| m.price_cents))?,
+    })
+}
+
+impl App {
+    pub async fn magazine(&self, ctx: &Ctx, id: i64) -> AppResult<Magazine> {
+        let mut conn = self.db.conn(&ctx.stats).await?;
+        repo::magazines::by_id(&mut conn, id)
+            .await?
+            .ok_or(AppError::not_found("magazine"))
+    }
+
+    pub async fn magazines_by_ids(&self, ctx: &Ctx, ids: &[i64]) -> AppResult<Vec<Magazine>> {
+        let mut conn = self.db.conn(&ctx.stats).await?;
+        Ok(repo::magazines::by_ids(&mut conn, ids).await?)
+    }
+
+    pub async fn list_magazines(
+        &self,
+        ctx: &Ctx,
+        filter: &MagazineFilter,
+        page: &PageArgs,
+    ) -> AppResult<Page<Magazine>> {
+        let limit = page.limit()?;
+        let scope = "magazines:id:asc";
+        let after = match &page.cursor {
+            None => None,
+            Some(raw) => Some(
+                cursor::decode(raw, scope, page.cursor_name)?
+                    .k
+                    .as_i64()
+                    .ok_or_else(|| {
+                        AppError::bad_param(
+                            page.cursor_name,
+                            format!("{} is not a valid cursor for this list", page.cursor_name),
+                        )
+                    })?,
+            ),
+        };
+        let mut conn = self.db.conn(&ctx.stats).await?;
+        let mut items = repo::magazines::list(&mut conn, filter, after, limit + 1).await?;
+        let next_cursor = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|m| {
+                cursor::encode(&cursor::Cursor {
+                    s: scope.into(),
+                    v: Value::Null,
+                    k: Value::from(m.id),
+                })
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn create_magazine(&self, ctx: &Ctx, input: &Value) -> AppResult<Magazine> {
+        require_role(ctx, EDITORS)?;
+        let mut f = Fields::new(input, MAGAZINE_FIELDS)?;
+        let data = magazine_data(&mut f, None);
+        f.finish()?;
+        let data = data.ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("validated magazine fields missing"))
+        })?;
+        self.write(ctx, move |c| {
+            Box::pin(async move { Ok(repo::magazines::insert(c, &data).await?) })
+        })
+        .await
+    }
+
+    /// `PUT` (every field, `partial == false`) or GraphQL's partial `updateMagazine`.
+    pub async fn update_magazine(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        input: &Value,
+        expected_version: Option<i32>,
+        partial: bool,
+    ) -> AppResult<Magazine> {
+        require_role(ctx, EDITORS)?;
+        if !partial {
+            let mut f = Fields::new(input, MAGAZINE_FIELDS)?;
+            magazine_data(&mut f, None);
+            f.finish()?;
+        }
+        let input = input.clone();
+        self.write(ctx, move |c| {
+            Box::pin(async move {
+                let version = repo::magazines::lock_version(c, id)
+                    .await?
+                    .ok_or(AppError::not_found("magazine"))?;
+                let current = if partial {
+                    repo::magazines::by_id(c, id).await?
+                } else {
+                    None
+                };
+                let mut f = Fields::new(&input, MAGAZINE_FIELDS)?;
+                let data = magazine_data(&mut f, current.as_ref());
+                f.finish()?;
+                let data = data.ok_or_else(|| {
+                    AppError::internal(anyhow::anyhow!("validated magazine fields missing"))
+                })?;
+                check_version(expected_version, version)?;
+                Ok(repo::magazines::update(c, id, &data).await?)
+            })
+        })
+        .await
+    }
+
+    pub async fn delete_magazine(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+        expected_version: Option<i32>,
+    ) -> AppResult<()> {
+        require_role(ctx, ADMINS)?;
+        self.write(ctx, move |c| {
+            Box::pin(async move {
+                let version = repo::magazines::lock_version(c, id)
+                    .await?
+                    .ok_or(AppError::not_found("magazine"))?;
+                check_version(expected_version, version)?;
+                repo::magazines::delete(c, id).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,108 @@
+//! The service layer: the rules both doors share. Authorization, validation, transactions and
+//! change events live here; REST handlers and GraphQL resolvers only translate.
+
+pub mod auth;
+pub mod authors;
+pub mod books;
+pub mod cursor;
+pub mod events;
+pub mod magazines;
+pub mod users;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use futures::future::BoxFuture;
+
+use crate::app::{Actor, App, Ctx};
+use crate::domain::Role;
+use crate::error::{AppError, AppResult, AuthFailure};
+
+pub const MAX_PAGE: i64 = 100;
+pub const DEFAULT_PAGE: i64 = 20;
+
+/// Page size and continuation as a door received them, with the names it used for them.
+#[derive(Debug, Clone)]
+pub struct PageArgs {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub limit_name: &'static str,
+    pub cursor_name: &'static str,
+}
+
+impl PageArgs {
+    pub fn rest(limit: Option<i64>, cursor: Option<String>) -> Self {
+        PageArgs {
+            limit,
+            cursor,
+            limit_name: "limit",
+            cursor_name: "cursor",
+        }
+    }
+    pub fn graphql(first: Option<i64>, after: Option<String>) -> Self {
+        PageArgs {
+            limit: first,
+            cursor: after,
+            limit_name: "first",
+            cursor_name: "after",
+        }
+    }
+    pub fn limit(&self) -> AppResult<i64> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE),
+            Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            Some(_) => Err(AppError::bad_param(
+                self.limit_name,
+                format!("{} must be between 1 and {MAX_PAGE}", self.limit_name),
+            )),
+        }
+    }
+}
+
+/// The signed-in caller, or 401.
+pub fn signed_in(ctx: &Ctx) -> AppResult<&Actor> {
+    ctx.actor
+        .as_ref()
+        .ok_or(AppError::Unauthenticated(AuthFailure::MissingToken))
+}
+
+/// The caller if their role is one of `roles`; 401 when anonymous, 403 otherwise.
+pub fn require_role<'a>(ctx: &'a Ctx, roles: &[Role]) -> AppResult<&'a Actor> {
+    let actor = signed_in(ctx)?;
+    if roles.contains(&actor.role) {
+        Ok(actor)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+pub const EDITORS: &[Role] = &[Role::Admin, Role::Editor];
+pub const ADMINS: &[Role] = &[Role::Admin];
+
+/// A version check: `expected` (from `If-Match` or `expectedVersion`) against the locked row.
+pub fn check_version(expected: Option<i32>, current: i32) -> AppResult<()> {
+    match expected {
+        Some(v) if v != current => Err(AppError::VersionMismatch { current }),
+        _ => Ok(()),
+    }
+}
+
+impl App {
+    /// Runs `work` in one transaction on its own task. A client that disconnects drops the request
+    /// future, but not this task: the transaction always ends (commit or rollback) before its
+    /// connection returns to the pool, so no pooled connection is ever left mid-transaction.
+    pub async fn write<R, F>(&self, ctx: &Ctx, work: F) -> AppResult<R>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<R>>
+            + Send
+            + 'static,
+    {
+        let db = self.db.clone();
+        let stats = ctx.stats.clone();
+        let task = tokio::spawn(async move {
+            let mut conn = db.conn(&stats).await?;
+            conn.transaction::<R, AppError, _>(async move |c| work(c).await)
+                .await
+        });
+        task.await.map_err(AppError::internal)?
+    }
+}
