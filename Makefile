@@ -1,0 +1,63 @@
+# Bookstore Gateway. The two commands that matter:
+#   make run    start PostgreSQL + Redis, build, migrate, load the demo data, serve on 127.0.0.1:3000
+#   make test   start PostgreSQL + Redis, install the test tools, run `cargo test`
+# Every variable below can be overridden: `make run BOOKSTORE_ADDR=127.0.0.1:3001 PROFILE=dev`.
+# The shell logic lives in scripts/*.sh.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# cargo, rustfmt, clippy and diesel live here when installed with rustup / cargo install.
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+export PATH := $(CARGO_BIN):$(PATH)
+
+# --- make run: a development server with demo data and demo credentials --------------------------
+PROFILE ?= release
+DATABASE_URL ?= postgres://bookstore:bookstore@127.0.0.1:5432/bookstore
+REDIS_URL ?= redis://127.0.0.1:6379
+BOOKSTORE_ADDR ?= 127.0.0.1:3000
+BOOKSTORE_ADMIN_USERNAME ?= admin
+BOOKSTORE_ADMIN_PASSWORD ?= admin-password-demo
+BOOKSTORE_DEMO_EDITOR_PASSWORD ?= editor-password-demo
+# Fixed development key (48 bytes) so that tokens survive restarts. Never use it in production.
+JWT_SECRET ?= bookstore-development-only-jwt-secret-0123456789
+
+# --- make test: the tests make their own databases through these -----------------------------------
+TEST_DATABASE_URL ?= postgres://bookstore:bookstore@127.0.0.1:5432/postgres
+TEST_REDIS_URL ?= redis://127.0.0.1:6379
+# Tools installed before the tests when missing (see scripts/tools.sh; add `chromium` for browser tests).
+TEST_TOOLS ?= diesel
+
+# Passed to `make run` only; `make test` sees only the TEST_* variables.
+RUN_VARS := PROFILE DATABASE_URL REDIS_URL BOOKSTORE_ADDR BOOKSTORE_ADMIN_USERNAME BOOKSTORE_ADMIN_PASSWORD \
+            BOOKSTORE_DEMO_EDITOR_PASSWORD JWT_SECRET
+
+.PHONY: help run test lint fmt services tools build
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+run: ## services + build + migrate + demo data, then serve on 127.0.0.1:3000 (Ctrl-C stops)
+	@env $(foreach v,$(RUN_VARS),$(v)='$($(v))') bash scripts/run.sh
+
+test: ## services + test tools, then `cargo test` (ARGS="..." are passed on to cargo test)
+	@env -u DATABASE_URL -u REDIS_URL TEST_DATABASE_URL='$(TEST_DATABASE_URL)' \
+	  TEST_REDIS_URL='$(TEST_REDIS_URL)' TEST_TOOLS='$(TEST_TOOLS)' bash scripts/test.sh $(ARGS)
+
+lint: ## cargo fmt --check and cargo clippy --all-targets -- -D warnings
+	@bash scripts/tools.sh lint
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+fmt: ## format the code with cargo fmt
+	cargo fmt
+
+services: ## install (when missing) and start PostgreSQL 15 and Redis
+	@bash scripts/services.sh
+
+tools: ## check the Rust toolchain; install diesel_cli when missing
+	@bash scripts/tools.sh lint $(TEST_TOOLS)
+
+build: ## cargo build of the server (PROFILE=release or dev)
+	@bash scripts/tools.sh rust
+	cargo build $(if $(filter release,$(PROFILE)),--release,) --bin bookstore

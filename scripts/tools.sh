@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Checks the Rust toolchain and installs (when missing) the tools the build and the tests need.
+# Safe to run any number of times; does nothing when everything is there.
+#
+#   scripts/tools.sh [TOOL...]     TOOL is one of:
+#     rust       cargo and rustc (always checked)
+#     lint       the rustfmt and clippy components
+#     diesel     diesel_cli with only the PostgreSQL backend (the tests run `diesel print-schema`)
+#     chromium   Debian's chromium and chromium-driver (for browser tests)
+#     make       GNU make
+set -euo pipefail
+
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+case ":$PATH:" in *":$CARGO_BIN:"*) ;; *) export PATH="$CARGO_BIN:$PATH" ;; esac
+
+say() { printf '[tools] %s\n' "$*" >&2; }
+die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $* (run as root or install sudo)"; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* by hand and run this again"
+  if [ "$APT_UPDATED" = 0 ]; then
+    say "apt-get update"
+    as_root apt-get update -qq || die "apt-get update failed: check the network access to Debian's package mirror"
+    APT_UPDATED=1
+  fi
+  say "installing $*"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null \
+    || die "apt-get install $* failed; install it by hand and run this again"
+}
+
+need_rust() {
+  command -v cargo >/dev/null && command -v rustc >/dev/null \
+    || die "cargo/rustc not found (looked in PATH and $CARGO_BIN): install the Rust toolchain, e.g. with rustup (https://rustup.rs), and run this again"
+  # The C toolchain the build scripts of some dependencies need (cc, ar).
+  command -v cc >/dev/null || apt_install build-essential
+}
+
+need_component() { # $1 = cargo subcommand, $2 = rustup component
+  cargo "$1" --version >/dev/null 2>&1 && return 0
+  if command -v rustup >/dev/null; then
+    say "installing the $2 component"
+    rustup component add "$2" >/dev/null 2>&1 || true
+  fi
+  cargo "$1" --version >/dev/null 2>&1 \
+    || die "cargo $1 is not available: run \`rustup component add $2\` (needs access to static.rust-lang.org)"
+}
+
+need_diesel() {
+  if command -v diesel >/dev/null && diesel --version >/dev/null 2>&1; then return 0; fi
+  say "diesel not found: building diesel_cli (PostgreSQL only); this takes a few minutes"
+  # diesel_cli links libpq.
+  [ -e /usr/include/postgresql/libpq-fe.h ] || apt_install libpq-dev
+  cargo install diesel_cli --version '^2.3' --no-default-features --features postgres --locked \
+    || die "cargo install diesel_cli failed: check access to crates.io and that libpq-dev is installed"
+  command -v diesel >/dev/null || die "diesel_cli was installed but \`diesel\` is not on PATH (expected in $CARGO_BIN)"
+}
+
+need_chromium() {
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
+  apt_install chromium chromium-driver
+}
+
+need_make() { command -v make >/dev/null || apt_install make; }
+
+need_rust
+for tool in "$@"; do
+  case "$tool" in
+    rust) ;;
+    lint) need_component fmt rustfmt; need_component clippy clippy ;;
+    diesel) need_diesel ;;
+    chromium) need_chromium ;;
+    make) need_make ;;
+    *) die "unknown tool '$tool' (known: rust lint diesel chromium make)" ;;
+  esac
+done
+say "ready: $(cargo --version)${*:+; checked: $*}"
