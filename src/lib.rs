@@ -18,9 +18,16 @@ pub use app::{App, AppState};
 
 use axum::Router;
 
-/// The whole HTTP application: REST, docs and operations, with the request middleware.
+/// The whole HTTP application: REST, GraphQL, docs and operations, with the request middleware.
 pub fn router(state: AppState) -> Router {
-    http::routes(&state)
-        .layer(axum::middleware::from_fn(http::middleware::request_context))
+    http::routes()
+        .merge(graphql::routes(&state))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.config.body_limit_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::middleware::request_context,
+        ))
         .with_state(state)
 }

@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, async_graphql::Enum)]
         #[serde(rename_all = "snake_case")]
+        $(#[$meta])*
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -70,6 +70,7 @@ string_enum!(
 
 string_enum!(
     /// Sort direction.
+    #[graphql(name = "OrderDirection")]
     SortOrder {
         Asc = "asc",
         Desc = "desc",
@@ -78,6 +79,7 @@ string_enum!(
 
 string_enum!(
     /// Sort fields of the book list.
+    #[graphql(name = "BookOrderField")]
     BookSort {
         Isbn = "isbn",
         Title = "title",

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Request},
+    extract::{FromRef, FromRequest, FromRequestParts, Request},
 };
 use http::{header, request::Parts, HeaderMap};
 use serde::de::DeserializeOwned;
@@ -41,8 +41,11 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-async fn read_body(req: Request, state: &AppState) -> Result<Bytes, AppError> {
-    let limit = state.config.body_limit_bytes;
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError>
+where
+    AppState: FromRef<S>,
+{
+    let limit = AppState::from_ref(state).config.body_limit_bytes;
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge { limit }
@@ -76,10 +79,13 @@ fn json_error_kind(e: &serde_json::Error) -> &'static str {
     }
 }
 
-impl FromRequest<AppState> for JsonBody {
+impl<S: Send + Sync> FromRequest<S> for JsonBody
+where
+    AppState: FromRef<S>,
+{
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers()) {
             return Err(AppError::UnsupportedMediaType(
                 "the request body must be application/json".into(),

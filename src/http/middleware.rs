@@ -4,11 +4,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::{body::Body, extract::Request, middleware::Next, response::Response};
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    middleware::Next,
+    response::Response,
+};
 use http::{header, HeaderName, HeaderValue, StatusCode};
 use tracing::Instrument;
 
 use super::problem::{Problem, PROBLEM_JSON};
+use crate::app::AppState;
 use crate::db::QueryStats;
 use crate::error::AppError;
 
@@ -27,7 +33,11 @@ fn sane_request_id(v: &HeaderValue) -> Option<&str> {
     ok.then_some(s)
 }
 
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+pub async fn request_context(
+    State(app): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id: Arc<str> = req
         .headers()
@@ -64,6 +74,11 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     finish_problem(&mut res, &path, &id);
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    }
+    if !app.config.is_production() {
+        // Development aid (and what the statement-budget tests read): SQL statements this request ran.
+        res.headers_mut()
+            .insert("x-sql-statements", HeaderValue::from(stats.statements()));
     }
     span.record("status", res.status().as_u16());
     span.record("sql_statements", stats.statements());

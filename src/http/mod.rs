@@ -12,7 +12,6 @@ pub mod problem;
 pub mod users;
 
 use axum::{
-    extract::DefaultBodyLimit,
     routing::{get, patch, post},
     Router,
 };
@@ -61,7 +60,7 @@ fn v1_routes() -> Router<AppState> {
 }
 
 /// REST routes, docs and operations endpoints (GraphQL is merged in by `crate::router`).
-pub fn routes(state: &AppState) -> Router<AppState> {
+pub fn routes() -> Router<AppState> {
     Router::new()
         .nest("/v1", v1_routes())
         .merge(v1_routes())
@@ -69,7 +68,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/readyz", get(ops::readyz))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::openapi()))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
 }
 
 async fn not_found() -> AppError {

@@ -241,3 +241,12 @@ impl App {
         .await
     }
 }
+
+/// The cursor of `author` in the author list (for GraphQL edges).
+pub fn cursor_of(author: &Author) -> String {
+    cursor::encode(&cursor::Cursor {
+        s: "authors:id:asc".into(),
+        v: Value::Null,
+        k: Value::from(author.id),
+    })
+}

@@ -257,3 +257,64 @@ fn book_key(c: &cursor::Cursor, sort: BookSort) -> Option<BookKey> {
     };
     Some(BookKey { value, isbn })
 }
+
+/// The cursor of `book` in a list sorted by `sort` and `order` (for GraphQL edges).
+pub fn cursor_of(book: &Book, sort: BookSort, order: SortOrder) -> String {
+    book_cursor(book, sort, &format!("books:{sort}:{order}"))
+}
+
+impl App {
+    /// The first `page.limit` books (by year, then isbn) of each of many authors: one statement
+    /// for all authors plus one for the books' authors, however many authors there are.
+    pub async fn books_of_authors(
+        &self,
+        ctx: &Ctx,
+        author_ids: &[i64],
+        category: Option<crate::domain::Category>,
+        order: SortOrder,
+        page: &PageArgs,
+    ) -> AppResult<std::collections::HashMap<i64, Page<Book>>> {
+        let limit = page.limit()?;
+        let scope = format!("books:{}:{order}", BookSort::Year);
+        let after = match &page.cursor {
+            None => None,
+            Some(raw) => {
+                let c = cursor::decode(raw, &scope, page.cursor_name)?;
+                match book_key(&c, BookSort::Year) {
+                    Some(BookKey {
+                        value: SortValue::Int(year),
+                        isbn,
+                    }) => Some((year, isbn)),
+                    _ => {
+                        return Err(AppError::bad_param(
+                            page.cursor_name,
+                            format!("{} is not a valid cursor for this list", page.cursor_name),
+                        ))
+                    }
+                }
+            }
+        };
+        let mut conn = self.db.conn(&ctx.stats).await?;
+        let found = repo::books::top_books_of_authors(
+            &mut conn,
+            author_ids,
+            category,
+            order,
+            after,
+            limit + 1,
+        )
+        .await?;
+        Ok(found
+            .into_iter()
+            .map(|(author, mut items)| {
+                let next_cursor = if items.len() as i64 > limit {
+                    items.truncate(limit as usize);
+                    items.last().map(|b| book_cursor(b, BookSort::Year, &scope))
+                } else {
+                    None
+                };
+                (author, Page { items, next_cursor })
+            })
+            .collect())
+    }
+}

@@ -169,3 +169,12 @@ impl App {
         .await
     }
 }
+
+/// The cursor of `magazine` in the magazine list (for GraphQL edges).
+pub fn cursor_of(magazine: &Magazine) -> String {
+    cursor::encode(&cursor::Cursor {
+        s: "magazines:id:asc".into(),
+        v: Value::Null,
+        k: Value::from(magazine.id),
+    })
+}

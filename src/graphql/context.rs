@@ -1,0 +1,255 @@
+//! Per-request GraphQL context: the caller (authenticated after validation, so a query refused
+//! by the limits runs no SQL at all), the request's statistics, and error mapping.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    Context, ErrorExtensions, Guard, Response, ServerError, ServerResult, Variables,
+};
+use tokio::sync::OnceCell;
+
+use crate::app::{Actor, AppState, Ctx};
+use crate::db::QueryStats;
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+
+/// The caller of one GraphQL request (or of one WebSocket connection).
+pub struct RequestAuth {
+    token: Option<String>,
+    stats: Arc<QueryStats>,
+    actor: OnceCell<Option<Actor>>,
+}
+
+impl RequestAuth {
+    pub fn new(token: Option<String>, stats: Arc<QueryStats>) -> RequestAuth {
+        RequestAuth {
+            token,
+            stats,
+            actor: OnceCell::new(),
+        }
+    }
+
+    /// Already authenticated (WebSocket `connection_init`).
+    pub fn authenticated(actor: Option<Actor>, stats: Arc<QueryStats>) -> RequestAuth {
+        RequestAuth {
+            token: None,
+            stats,
+            actor: OnceCell::new_with(Some(actor)),
+        }
+    }
+
+    pub fn ctx(&self) -> Ctx {
+        Ctx {
+            actor: self.actor.get().cloned().flatten(),
+            stats: self.stats.clone(),
+        }
+    }
+
+    async fn authenticate(&self, app: &AppState) -> AppResult<()> {
+        self.actor
+            .get_or_try_init(|| async {
+                match &self.token {
+                    None => Ok(None),
+                    Some(token) => {
+                        let ctx = Ctx {
+                            actor: None,
+                            stats: self.stats.clone(),
+                        };
+                        app.authenticate(token, &ctx).await.map(Some)
+                    }
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The service context of the request a resolver runs in.
+pub fn request_ctx(ctx: &Context<'_>) -> Ctx {
+    ctx.data_opt::<RequestAuth>()
+        .map(RequestAuth::ctx)
+        .unwrap_or_default()
+}
+
+pub fn app<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+/// `AppError` as a GraphQL error: `extensions.code`, and `extensions.fields` (camelCase) for
+/// validation problems. The mapping of codes is `AppError::graphql_code`, shared with REST.
+pub fn gql_error(e: AppError) -> async_graphql::Error {
+    e.log();
+    let code = e.graphql_code();
+    let message = e.public_message();
+    let fields: Option<Vec<(String, String)>> = match &e {
+        AppError::Validation(errors) => Some(
+            errors
+                .iter()
+                .map(|f| (camel(&f.field), f.message.clone()))
+                .collect(),
+        ),
+        AppError::BadRequest {
+            param: Some(p),
+            message,
+        } => Some(vec![(camel(p), message.clone())]),
+        _ => None,
+    };
+    async_graphql::Error::new(message).extend_with(|_, ext| {
+        ext.set("code", code);
+        if let Some(fields) = &fields {
+            let list: Vec<async_graphql::Value> = fields
+                .iter()
+                .map(|(f, m)| {
+                    let mut obj = async_graphql::indexmap::IndexMap::new();
+                    obj.insert(
+                        async_graphql::Name::new("field"),
+                        async_graphql::Value::from(f.as_str()),
+                    );
+                    obj.insert(
+                        async_graphql::Name::new("message"),
+                        async_graphql::Value::from(m.as_str()),
+                    );
+                    async_graphql::Value::Object(obj)
+                })
+                .collect();
+            ext.set("fields", async_graphql::Value::List(list));
+        }
+        if let AppError::VersionMismatch { current } = &e {
+            ext.set("currentVersion", *current);
+        }
+    })
+}
+
+/// snake_case -> camelCase for field names in GraphQL errors.
+pub fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut upper = false;
+    for c in s.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub trait GqlResult<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResult<T> for AppResult<T> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(gql_error)
+    }
+}
+
+/// Refuses the field unless the caller has one of the roles (UNAUTHENTICATED / FORBIDDEN).
+pub struct RoleGuard(pub &'static [Role]);
+
+impl Guard for RoleGuard {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let c = request_ctx(ctx);
+        crate::service::require_role(&c, self.0).map(|_| ()).gql()
+    }
+}
+
+fn server_error(message: &str, code: &'static str) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", code);
+    e.extensions = Some(ext);
+    e
+}
+
+/// Counts aliases after parsing (refused over the limit) and authenticates the caller after
+/// validation, right before execution.
+pub struct Guards {
+    pub max_aliases: usize,
+}
+
+impl ExtensionFactory for Guards {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardsExtension {
+            max_aliases: self.max_aliases,
+        })
+    }
+}
+
+struct GuardsExtension {
+    max_aliases: usize,
+}
+
+fn count_aliases(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
+    if depth > 64 {
+        return 0;
+    }
+    set.items
+        .iter()
+        .map(|sel| match &sel.node {
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some())
+                    + count_aliases(&f.node.selection_set.node, doc, depth + 1)
+            }
+            Selection::InlineFragment(fr) => {
+                count_aliases(&fr.node.selection_set.node, doc, depth + 1)
+            }
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+#[async_trait::async_trait]
+impl Extension for GuardsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let mut aliases: usize = doc
+            .fragments
+            .values()
+            .map(|f| count_aliases(&f.node.selection_set.node, &doc, 0))
+            .sum();
+        for (_, op) in doc.operations.iter() {
+            aliases += count_aliases(&op.node.selection_set.node, &doc, 0);
+        }
+        if aliases > self.max_aliases {
+            return Err(server_error(
+                &format!(
+                    "the query uses {aliases} aliases; at most {} are allowed",
+                    self.max_aliases
+                ),
+                "BAD_USER_INPUT",
+            ));
+        }
+        Ok(doc)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let (Some(auth), Some(app)) = (ctx.data_opt::<RequestAuth>(), ctx.data_opt::<AppState>())
+        {
+            if let Err(e) = auth.authenticate(app).await {
+                e.log();
+                return Response::from_errors(vec![server_error(
+                    &e.public_message(),
+                    e.graphql_code(),
+                )]);
+            }
+        }
+        next.run(ctx, operation_name).await
+    }
+}

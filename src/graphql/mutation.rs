@@ -1,0 +1,178 @@
+//! The `Mutation` root: each field is one service call, guarded by the same roles as REST.
+
+use async_graphql::{Context, Object, ID};
+
+use super::context::{app, request_ctx, GqlResult, RoleGuard};
+use super::types::{
+    parse_id, AuthPayload, Author, Book, CreateAuthorInput, CreateBookInput, CreateMagazineInput,
+    CreateUserInput, Magazine, UpdateBookInput, UpdateMagazineInput, User,
+};
+use crate::service::{books::isbn_param, ADMINS, EDITORS};
+
+pub struct MutationRoot;
+
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Password login; a failure is `UNAUTHENTICATED`.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let pair = app(ctx)
+            .login(&request_ctx(ctx), &username, &password)
+            .await
+            .gql()?;
+        Ok(AuthPayload {
+            access_token: pair.access_token,
+            token_type: pair.token_type.to_owned(),
+            expires_in: i32::try_from(pair.expires_in).unwrap_or(i32::MAX),
+            refresh_token: pair.refresh_token,
+        })
+    }
+
+    #[graphql(guard = "RoleGuard(EDITORS)")]
+    async fn create_book(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateBookInput,
+    ) -> async_graphql::Result<Book> {
+        app(ctx)
+            .create_book(&request_ctx(ctx), &input.to_json()?)
+            .await
+            .map(Book)
+            .gql()
+    }
+
+    /// Partial update: only the fields given change. `expectedVersion` gives `CONFLICT` when stale.
+    #[graphql(guard = "RoleGuard(EDITORS)")]
+    async fn update_book(
+        &self,
+        ctx: &Context<'_>,
+        isbn: String,
+        input: UpdateBookInput,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Book> {
+        let isbn = isbn_param(&isbn, "isbn").gql()?;
+        app(ctx)
+            .update_book(
+                &request_ctx(ctx),
+                &isbn,
+                &input.to_json()?,
+                expected_version,
+                true,
+            )
+            .await
+            .map(Book)
+            .gql()
+    }
+
+    #[graphql(guard = "RoleGuard(ADMINS)")]
+    async fn delete_book(&self, ctx: &Context<'_>, isbn: String) -> async_graphql::Result<bool> {
+        let isbn = isbn_param(&isbn, "isbn").gql()?;
+        app(ctx)
+            .delete_book(&request_ctx(ctx), &isbn, None)
+            .await
+            .map(|_| true)
+            .gql()
+    }
+
+    #[graphql(guard = "RoleGuard(EDITORS)")]
+    async fn create_author(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAuthorInput,
+    ) -> async_graphql::Result<Author> {
+        app(ctx)
+            .create_author(&request_ctx(ctx), &input.to_json())
+            .await
+            .map(Author)
+            .gql()
+    }
+
+    #[graphql(guard = "RoleGuard(EDITORS)")]
+    async fn rename_author(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Author> {
+        let id = parse_id(&id, "id")?;
+        let input = serde_json::json!({ "name": name });
+        app(ctx)
+            .update_author(&request_ctx(ctx), id, &input, expected_version, true)
+            .await
+            .map(Author)
+            .gql()
+    }
+
+    #[graphql(guard = "RoleGuard(ADMINS)")]
+    async fn delete_author(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let id = parse_id(&id, "id")?;
+        app(ctx)
+            .delete_author(&request_ctx(ctx), id, None)
+            .await
+            .map(|_| true)
+            .gql()
+    }
+
+    #[graphql(guard = "RoleGuard(EDITORS)")]
+    async fn create_magazine(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateMagazineInput,
+    ) -> async_graphql::Result<Magazine> {
+        app(ctx)
+            .create_magazine(&request_ctx(ctx), &input.to_json())
+            .await
+            .map(Magazine)
+            .gql()
+    }
+
+    #[graphql(guard = "RoleGuard(EDITORS)")]
+    async fn update_magazine(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateMagazineInput,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Magazine> {
+        let id = parse_id(&id, "id")?;
+        app(ctx)
+            .update_magazine(
+                &request_ctx(ctx),
+                id,
+                &input.to_json(),
+                expected_version,
+                true,
+            )
+            .await
+            .map(Magazine)
+            .gql()
+    }
+
+    #[graphql(guard = "RoleGuard(ADMINS)")]
+    async fn delete_magazine(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let id = parse_id(&id, "id")?;
+        app(ctx)
+            .delete_magazine(&request_ctx(ctx), id, None)
+            .await
+            .map(|_| true)
+            .gql()
+    }
+
+    #[graphql(guard = "RoleGuard(ADMINS)")]
+    async fn create_user(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateUserInput,
+    ) -> async_graphql::Result<User> {
+        app(ctx)
+            .create_user(&request_ctx(ctx), &input.to_json())
+            .await
+            .map(User)
+            .gql()
+    }
+}

@@ -1,0 +1,473 @@
+//! GraphQL output and input types. Outputs wrap the service's models; inputs are turned into the
+//! same JSON objects the REST door sends, so both doors share every validation rule.
+
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::context::GqlResult;
+use super::loaders::{AuthorBooksKey, Loaders};
+use crate::domain::{BookSort, Category, Frequency, Role, SortOrder};
+use crate::error::{AppError, FieldError};
+use crate::model;
+use crate::service::{authors, books, magazines, MAX_PAGE};
+
+pub struct Book(pub model::Book);
+
+#[Object]
+impl Book {
+    async fn isbn(&self) -> &str {
+        &self.0.isbn
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn category(&self) -> Category {
+        self.0.category
+    }
+    async fn year(&self) -> i32 {
+        self.0.year
+    }
+    async fn price_cents(&self) -> i32 {
+        self.0.price_cents
+    }
+    async fn stock(&self) -> i32 {
+        self.0.stock
+    }
+    /// In their given order.
+    async fn authors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Author>> {
+        let ids: Vec<i64> = self.0.authors.iter().map(|a| a.id).collect();
+        let mut found = ctx
+            .data_unchecked::<Loaders>()
+            .authors
+            .load_many(ids.iter().copied())
+            .await?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.remove(id))
+            .map(Author)
+            .collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+pub struct Author(pub model::Author);
+
+/// Checks `first` (1..=100) before any SQL: `BAD_USER_INPUT` otherwise.
+pub fn check_first(first: Option<i32>) -> async_graphql::Result<i64> {
+    let first = i64::from(first.unwrap_or(20));
+    if (1..=MAX_PAGE).contains(&first) {
+        Ok(first)
+    } else {
+        Err(AppError::bad_param(
+            "first",
+            format!("first must be between 1 and {MAX_PAGE}"),
+        ))
+        .gql()
+    }
+}
+
+#[Object]
+impl Author {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn bio(&self) -> Option<&str> {
+        self.0.bio.as_deref()
+    }
+    async fn born_year(&self) -> Option<i32> {
+        self.0.born_year
+    }
+    async fn book_count(&self) -> i32 {
+        i32::try_from(self.0.book_count).unwrap_or(i32::MAX)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// The author's books by year, then ISBN; batched across authors in one SQL statement.
+    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    async fn books(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+        category: Option<Category>,
+        #[graphql(default_with = "Some(SortOrder::Asc)")] order: Option<SortOrder>,
+    ) -> async_graphql::Result<BookConnection> {
+        let first = check_first(first)?;
+        let order = order.unwrap_or(SortOrder::Asc);
+        let key = AuthorBooksKey {
+            author_id: self.0.id,
+            first,
+            after,
+            category,
+            order,
+        };
+        let page = ctx
+            .data_unchecked::<Loaders>()
+            .author_books
+            .load_one(key)
+            .await?
+            .unwrap_or(model::Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        Ok(BookConnection::new(page, |b| {
+            books::cursor_of(b, BookSort::Year, order)
+        }))
+    }
+}
+
+pub struct Magazine(pub model::Magazine);
+
+#[Object]
+impl Magazine {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn issn(&self) -> &str {
+        &self.0.issn
+    }
+    async fn publisher(&self) -> &str {
+        &self.0.publisher
+    }
+    async fn category(&self) -> Category {
+        self.0.category
+    }
+    async fn frequency(&self) -> Frequency {
+        self.0.frequency
+    }
+    async fn year(&self) -> i32 {
+        self.0.year
+    }
+    async fn price_cents(&self) -> i32 {
+        self.0.price_cents
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+pub struct User(pub model::User);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+macro_rules! connection {
+    ($conn:ident, $edge:ident, $node:ident) => {
+        #[derive(SimpleObject)]
+        pub struct $edge {
+            pub cursor: String,
+            pub node: $node,
+        }
+
+        #[derive(SimpleObject)]
+        #[graphql(complex)]
+        pub struct $conn {
+            pub edges: Vec<$edge>,
+            pub page_info: PageInfo,
+        }
+
+        #[ComplexObject]
+        impl $conn {
+            /// The nodes of `edges`, without cursors.
+            async fn nodes(&self) -> Vec<&$node> {
+                self.edges.iter().map(|e| &e.node).collect()
+            }
+        }
+
+        impl $conn {
+            pub fn new<M: Clone>(page: model::Page<M>, cursor: impl Fn(&M) -> String) -> $conn
+            where
+                $node: From<M>,
+            {
+                let edges: Vec<$edge> = page
+                    .items
+                    .into_iter()
+                    .map(|m| $edge {
+                        cursor: cursor(&m),
+                        node: $node::from(m),
+                    })
+                    .collect();
+                $conn {
+                    page_info: PageInfo {
+                        has_next_page: page.next_cursor.is_some(),
+                        has_previous_page: false,
+                        start_cursor: edges.first().map(|e| e.cursor.clone()),
+                        end_cursor: edges.last().map(|e| e.cursor.clone()),
+                    },
+                    edges,
+                }
+            }
+        }
+    };
+}
+
+impl From<model::Book> for Book {
+    fn from(b: model::Book) -> Self {
+        Book(b)
+    }
+}
+impl From<model::Author> for Author {
+    fn from(a: model::Author) -> Self {
+        Author(a)
+    }
+}
+impl From<model::Magazine> for Magazine {
+    fn from(m: model::Magazine) -> Self {
+        Magazine(m)
+    }
+}
+
+connection!(BookConnection, BookEdge, Book);
+connection!(AuthorConnection, AuthorEdge, Author);
+connection!(MagazineConnection, MagazineEdge, Magazine);
+
+pub fn author_connection(page: model::Page<model::Author>) -> AuthorConnection {
+    AuthorConnection::new(page, authors::cursor_of)
+}
+
+pub fn magazine_connection(page: model::Page<model::Magazine>) -> MagazineConnection {
+    MagazineConnection::new(page, magazines::cursor_of)
+}
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i32,
+    pub refresh_token: String,
+}
+
+#[derive(SimpleObject)]
+pub struct BookChange {
+    pub kind: crate::service::events::ChangeKind,
+    pub isbn: String,
+    /// The book after the change; null after a delete.
+    pub book: Option<Book>,
+}
+
+// ----- inputs -----
+
+#[derive(InputObject)]
+pub struct BookFilter {
+    pub category: Option<Category>,
+    pub year: Option<i32>,
+    pub author_id: Option<ID>,
+    pub title_contains: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct BookOrder {
+    pub field: BookSort,
+    pub direction: SortOrder,
+}
+
+#[derive(InputObject)]
+pub struct CreateBookInput {
+    pub isbn: String,
+    pub title: String,
+    pub category: Category,
+    pub year: i32,
+    pub price_cents: i32,
+    pub stock: i32,
+    pub author_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateBookInput {
+    pub title: Option<String>,
+    pub category: Option<Category>,
+    pub year: Option<i32>,
+    pub price_cents: Option<i32>,
+    pub stock: Option<i32>,
+    pub author_ids: Option<Vec<ID>>,
+}
+
+#[derive(InputObject)]
+pub struct CreateAuthorInput {
+    pub name: String,
+    pub bio: Option<String>,
+    pub born_year: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct CreateMagazineInput {
+    pub title: String,
+    pub issn: String,
+    pub publisher: String,
+    pub category: Category,
+    pub frequency: Frequency,
+    pub year: i32,
+    pub price_cents: i32,
+}
+
+#[derive(InputObject)]
+pub struct UpdateMagazineInput {
+    pub title: Option<String>,
+    pub issn: Option<String>,
+    pub publisher: Option<String>,
+    pub category: Option<Category>,
+    pub frequency: Option<Frequency>,
+    pub year: Option<i32>,
+    pub price_cents: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+}
+
+/// Parses a GraphQL `ID` holding a REST integer id.
+pub fn parse_id(id: &ID, field: &str) -> async_graphql::Result<i64> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| AppError::bad_param(field, format!("{field} must be a positive integer id")))
+        .gql()
+}
+
+fn ids_value(ids: &[ID], field: &str) -> async_graphql::Result<Value> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match id.parse::<i64>() {
+            Ok(n) => out.push(Value::from(n)),
+            Err(_) => {
+                return Err(AppError::Validation(vec![FieldError::new(
+                    field,
+                    "must hold integer ids",
+                )]))
+                .gql();
+            }
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+/// Inserts `key: value` when `value` is present.
+fn put<T: Into<Value>>(map: &mut Map<String, Value>, key: &str, value: Option<T>) {
+    if let Some(v) = value {
+        map.insert(key.to_owned(), v.into());
+    }
+}
+
+impl CreateBookInput {
+    pub fn to_json(&self) -> async_graphql::Result<Value> {
+        Ok(json!({
+            "isbn": self.isbn, "title": self.title, "category": self.category.as_str(), "year": self.year,
+            "price_cents": self.price_cents, "stock": self.stock,
+            "author_ids": ids_value(&self.author_ids, "author_ids")?,
+        }))
+    }
+}
+
+impl UpdateBookInput {
+    pub fn to_json(&self) -> async_graphql::Result<Value> {
+        let mut m = Map::new();
+        put(&mut m, "title", self.title.clone());
+        put(&mut m, "category", self.category.map(|c| c.as_str()));
+        put(&mut m, "year", self.year);
+        put(&mut m, "price_cents", self.price_cents);
+        put(&mut m, "stock", self.stock);
+        if let Some(ids) = &self.author_ids {
+            m.insert("author_ids".into(), ids_value(ids, "author_ids")?);
+        }
+        Ok(Value::Object(m))
+    }
+}
+
+impl CreateAuthorInput {
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("name".into(), Value::from(self.name.clone()));
+        put(&mut m, "bio", self.bio.clone());
+        put(&mut m, "born_year", self.born_year);
+        Value::Object(m)
+    }
+}
+
+impl CreateMagazineInput {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "title": self.title, "issn": self.issn, "publisher": self.publisher,
+            "category": self.category.as_str(), "frequency": self.frequency.as_str(),
+            "year": self.year, "price_cents": self.price_cents,
+        })
+    }
+}
+
+impl UpdateMagazineInput {
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        put(&mut m, "title", self.title.clone());
+        put(&mut m, "issn", self.issn.clone());
+        put(&mut m, "publisher", self.publisher.clone());
+        put(&mut m, "category", self.category.map(|c| c.as_str()));
+        put(&mut m, "frequency", self.frequency.map(|f| f.as_str()));
+        put(&mut m, "year", self.year);
+        put(&mut m, "price_cents", self.price_cents);
+        Value::Object(m)
+    }
+}
+
+impl CreateUserInput {
+    pub fn to_json(&self) -> Value {
+        json!({"username": self.username, "email": self.email, "password": self.password, "role": self.role.as_str()})
+    }
+}
