@@ -31,6 +31,12 @@ if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
 fi
 
 bash scripts/tools.sh rust
+# services.sh creates the database named in DATABASE_URL (when it is a local bookstore database).
+db_name=${DATABASE_URL##*/}; db_name=${db_name%%\?*}
+case "$DATABASE_URL" in
+  postgres*://bookstore:*@127.0.0.1:5432/* | postgres*://bookstore:*@localhost:5432/*)
+    export BOOKSTORE_DB_NAME="${BOOKSTORE_DB_NAME:-$db_name}" ;;
+esac
 bash scripts/services.sh
 
 case "$PROFILE" in
