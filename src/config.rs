@@ -234,6 +234,42 @@ impl Config {
         Ok(config)
     }
 
+    /// A development configuration for `database_url` that reads nothing from the environment:
+    /// the documented defaults, a small pool, no start-up admin, and a random 48-byte JWT secret
+    /// fixed for the life of this `Config` (tests read it from `jwt_secret` to forge tokens).
+    pub fn for_database(database_url: String) -> Config {
+        Config {
+            database_url,
+            redis_url: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            env: Environment::Development,
+            jwt_secret: random_secret(),
+            jwt_issuer: "bookstore".into(),
+            jwt_audience: "bookstore-api".into(),
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(14 * 86_400),
+            admin_username: None,
+            admin_password: None,
+            admin_email: None,
+            pool_size: 8,
+            pool_timeout: Duration::from_millis(2000),
+            statement_timeout: Duration::from_millis(5000),
+            cache_enabled: true,
+            rate_limit_enabled: false,
+            tls_cert: None,
+            tls_key: None,
+            cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout: Duration::from_millis(15_000),
+            graphql_introspection: true,
+            graphql_depth: 12,
+            graphql_complexity: 20_000,
+            graphql_aliases: 30,
+            run_migrations: false,
+        }
+    }
+
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
     }
