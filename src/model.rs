@@ -2,18 +2,18 @@
 //! GraphQL wraps them in its own output types.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{Category, Frequency, Role};
 
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct AuthorRef {
     pub id: i64,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Author {
     pub id: i64,
     pub name: String,
@@ -25,7 +25,7 @@ pub struct Author {
     pub version: i32,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Book {
     /// ISBN-13, 13 digits.
     #[schema(example = "9780000000019")]
@@ -42,7 +42,7 @@ pub struct Book {
     pub version: i32,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Magazine {
     pub id: i64,
     pub title: String,

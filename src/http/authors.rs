@@ -9,7 +9,7 @@ use axum::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::books::{created, versioned};
+use super::books::{cached_entity, created};
 use super::extract::{etag, if_match, Auth, JsonBody, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
@@ -70,8 +70,8 @@ pub async fn get_author(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let author = app.author(&ctx, author_id_param(&id, "id")?).await?;
-    Ok(versioned(&headers, author.version, &author))
+        let author = app.author_json(&ctx, author_id_param(&id, "id")?).await?;
+    Ok(cached_entity(&headers, author))
 }
 
 #[utoipa::path(get, path = "/v1/author/{id}/book", tag = "authors", params(("id" = i64, Path), AuthorBooksQuery),

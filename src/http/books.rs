@@ -12,6 +12,8 @@ use utoipa::IntoParams;
 use super::extract::{etag, if_match, if_none_match, Auth, JsonBody, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
+use crate::service::cached::CachedJson;
+use http::{HeaderName, HeaderValue};
 use crate::error::AppError;
 use crate::model::{Book, Page};
 use crate::repo::books::BookFilter;
@@ -39,11 +41,19 @@ pub struct BooksQuery {
 }
 
 /// A single resource with its `ETag`, or 304 when the client's copy is current.
-pub fn versioned<T: serde::Serialize>(headers: &HeaderMap, version: i32, body: &T) -> Response {
-    if if_none_match(headers, version) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag(version))]).into_response();
+/// A single cached resource: its JSON bytes as stored, `ETag` (its version), `Cache-Control`
+/// (clients may keep it but must revalidate, so no one reads it stale after a write), RFC 9211
+/// `Cache-Status`, or 304 when the client's copy is current.
+pub fn cached_entity(headers: &HeaderMap, entity: CachedJson) -> Response {
+    let common = [
+        (header::ETAG, etag(entity.version)),
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache")),
+        (HeaderName::from_static("cache-status"), HeaderValue::from_static(entity.outcome.header_value())),
+    ];
+    if if_none_match(headers, entity.version) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    ([(header::ETAG, etag(version))], Json(body)).into_response()
+    (common, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], entity.json).into_response()
 }
 
 pub fn created<T: serde::Serialize>(location: String, version: i32, body: &T) -> Response {
@@ -104,9 +114,8 @@ pub async fn get_book(
     Path(isbn): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let isbn = isbn_param(&isbn, "isbn")?;
-    let book = app.book(&ctx, &isbn).await?;
-    Ok(versioned(&headers, book.version, &book))
+        let isbn = isbn_param(&isbn, "isbn")?;
+    Ok(cached_entity(&headers, app.book_json(&ctx, &isbn).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -9,7 +9,7 @@ use axum::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::books::{created, versioned};
+use super::books::{cached_entity, created};
 use super::extract::{etag, if_match, Auth, JsonBody, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
@@ -66,8 +66,8 @@ pub async fn get_magazine(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let m = app.magazine(&ctx, id_param(&id, "id")?).await?;
-    Ok(versioned(&headers, m.version, &m))
+        let m = app.magazine_json(&ctx, id_param(&id, "id")?).await?;
+    Ok(cached_entity(&headers, m))
 }
 
 #[utoipa::path(post, path = "/v1/magazine", tag = "magazines", request_body = MagazineRequest, security(("bearer" = [])),

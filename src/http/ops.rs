@@ -15,18 +15,30 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     let db_ok = app.db.ping().await;
     let pool = app.db.status();
-    let redis = if app.config.redis_url.is_some() {
-        "configured"
-    } else {
-        "disabled"
+        let (db_ok, redis_ok) = tokio::join!(async { db_ok }, app.cache.ping());
+    let cache = &app.cache;
+    let redis = match (app.config.redis_url.is_some(), cache.backend_name()) {
+        (false, _) => "disabled",
+        (true, "off") => "unused (cache off)",
+        (true, _) if redis_ok => "ok",
+        (true, _) => "unreachable",
     };
+    let counters = &cache.counters;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     let body = json!({
         "status": if db_ok { "ok" } else { "unavailable" },
         "postgres": {
             "status": if db_ok { "ok" } else { "unreachable" },
             "pool": {"size": pool.size, "available": pool.available, "max_size": pool.max_size, "waiting": pool.waiting},
         },
-        "redis": {"status": redis},
+                "redis": {"status": redis},
+        "cache": {
+            "backend": cache.backend_name(),
+            "status": cache.health(),
+            "hits": load(&counters.hits),
+            "misses": load(&counters.misses),
+            "errors": load(&counters.errors),
+        },
     });
     if db_ok {
         (StatusCode::OK, Json(body)).into_response()

@@ -4,6 +4,7 @@
 pub mod authors;
 pub mod books;
 pub mod magazines;
+pub mod notify;
 pub mod seed;
 pub mod tokens;
 pub mod users;

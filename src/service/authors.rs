@@ -3,6 +3,8 @@
 use serde_json::Value;
 
 use crate::app::{App, Ctx};
+use crate::cache::CacheKey;
+use crate::service::cached::{decode_json, CachedJson};
 use crate::domain::{validate, validate::Fields, Category, SortOrder};
 use crate::error::{AppError, AppResult};
 use crate::model::{Author, Book, Page};
@@ -57,17 +59,27 @@ pub fn author_id_param(raw: &str, param: &str) -> AppResult<i64> {
 }
 
 impl App {
-    pub async fn author(&self, ctx: &Ctx, id: i64) -> AppResult<Author> {
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        repo::authors::by_id(&mut conn, id)
-            .await?
-            .ok_or(AppError::not_found("author"))
+        /// One author as cached JSON (REST serves these bytes as they are).
+    pub async fn author_json(&self, ctx: &Ctx, id: i64) -> AppResult<CachedJson> {
+        self.cached_one(CacheKey::Author(id), |a: &Author| a.version, || async move {
+            let mut conn = self.db.conn(&ctx.stats).await?;
+            Ok(repo::authors::by_id(&mut conn, id).await?)
+        })
+        .await?
+        .ok_or(AppError::not_found("author"))
     }
 
-    /// Many authors in one statement; for loaders.
+    pub async fn author(&self, ctx: &Ctx, id: i64) -> AppResult<Author> {
+        decode_json(&self.author_json(ctx, id).await?.json)
+    }
+
+    /// Many authors: one cache round trip, one statement for the misses; for loaders.
     pub async fn authors_by_ids(&self, ctx: &Ctx, ids: &[i64]) -> AppResult<Vec<Author>> {
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        Ok(repo::authors::by_ids(&mut conn, ids).await?)
+        self.cached_many(ids, |id| CacheKey::Author(*id), |a: &Author| a.version, |a| a.id, |missing| async move {
+            let mut conn = self.db.conn(&ctx.stats).await?;
+            Ok(repo::authors::by_ids(&mut conn, &missing).await?)
+        })
+        .await
     }
 
     pub async fn list_authors(
@@ -191,11 +203,9 @@ impl App {
             f.finish()?;
         }
         let input = input.clone();
-        self.write(ctx, move |c| {
+                self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
-                let version = repo::authors::lock_version(c, id)
-                    .await?
-                    .ok_or(AppError::not_found("author"))?;
+                let version = repo::authors::lock_version(c, id).await?.ok_or(AppError::not_found("author"))?;
                 check_version(expected_version, version)?;
                 let current = repo::authors::by_id(c, id)
                     .await?
@@ -206,10 +216,14 @@ impl App {
                 let data = data.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("validated author fields missing"))
                 })?;
-                repo::authors::update(c, id, &data).await?;
-                repo::authors::by_id(c, id)
-                    .await?
-                    .ok_or(AppError::not_found("author"))
+                                repo::authors::update(c, id, &data).await?;
+                let author = repo::authors::by_id(c, id).await?.ok_or(AppError::not_found("author"))?;
+                // Cached books show their authors' names.
+                let mut stale = vec![CacheKey::Author(id)];
+                if author.name != current.name {
+                    stale.extend(repo::authors::book_isbns(c, id).await?.into_iter().map(CacheKey::Book));
+                }
+                Ok((author, stale))
             })
         })
         .await
@@ -223,19 +237,17 @@ impl App {
         expected_version: Option<i32>,
     ) -> AppResult<()> {
         require_role(ctx, ADMINS)?;
-        self.write(ctx, move |c| {
+                self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
-                let version = repo::authors::lock_version(c, id)
-                    .await?
-                    .ok_or(AppError::not_found("author"))?;
+                let version = repo::authors::lock_version(c, id).await?.ok_or(AppError::not_found("author"))?;
                 check_version(expected_version, version)?;
                 if repo::authors::has_books(c, id).await? {
                     return Err(AppError::Conflict(
                         "the author still has books; delete or reassign them first".into(),
                     ));
                 }
-                repo::authors::delete(c, id).await?;
-                Ok(())
+                                repo::authors::delete(c, id).await?;
+                Ok(((), vec![CacheKey::Author(id)]))
             })
         })
         .await

@@ -3,6 +3,8 @@
 use serde_json::Value;
 
 use crate::app::{App, Ctx};
+use crate::cache::CacheKey;
+use crate::service::cached::{decode_json, CachedJson};
 use crate::domain::{validate, validate::Fields, BookSort, Isbn, SortOrder};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::model::{Book, Page};
@@ -77,17 +79,29 @@ pub struct BookListArgs {
 }
 
 impl App {
-    pub async fn book(&self, ctx: &Ctx, isbn: &Isbn) -> AppResult<Book> {
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        repo::books::by_isbn(&mut conn, isbn.as_str())
-            .await?
-            .ok_or(AppError::not_found("book"))
+        /// One book as cached JSON (REST serves these bytes as they are).
+    pub async fn book_json(&self, ctx: &Ctx, isbn: &Isbn) -> AppResult<CachedJson> {
+        let isbn = isbn.as_str().to_owned();
+        self.cached_one(CacheKey::Book(isbn.clone()), |b: &Book| b.version, || async move {
+            let mut conn = self.db.conn(&ctx.stats).await?;
+            Ok(repo::books::by_isbn(&mut conn, &isbn).await?)
+        })
+        .await?
+        .ok_or(AppError::not_found("book"))
     }
 
-    /// Many books by ISBN in two statements (rows, then all their authors); for loaders.
+    pub async fn book(&self, ctx: &Ctx, isbn: &Isbn) -> AppResult<Book> {
+        decode_json(&self.book_json(ctx, isbn).await?.json)
+    }
+
+    /// Many books by ISBN: one cache round trip, then two statements (rows, then all their
+    /// authors) for the misses; for loaders.
     pub async fn books_by_isbns(&self, ctx: &Ctx, isbns: &[String]) -> AppResult<Vec<Book>> {
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        Ok(repo::books::by_isbns(&mut conn, isbns).await?)
+        self.cached_many(isbns, |i| CacheKey::Book(i.clone()), |b: &Book| b.version, |b| b.isbn.clone(), |missing| async move {
+            let mut conn = self.db.conn(&ctx.stats).await?;
+            Ok(repo::books::by_isbns(&mut conn, &missing).await?)
+        })
+        .await
     }
 
     pub async fn list_books(
@@ -151,16 +165,16 @@ impl App {
                 "validated book fields missing"
             )));
         };
-        self.write(ctx, move |c| {
+                self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 check_authors_exist(c, &data.author_ids).await?;
                 if repo::books::row_by_isbn(c, isbn.as_str()).await?.is_some() {
                     return Err(AppError::Conflict("a book with this ISBN exists".into()));
                 }
-                repo::books::insert(c, isbn.as_str(), &data).await?;
-                repo::books::by_isbn(c, isbn.as_str())
-                    .await?
-                    .ok_or(AppError::not_found("book"))
+                                repo::books::insert(c, isbn.as_str(), &data).await?;
+                let book = repo::books::by_isbn(c, isbn.as_str()).await?.ok_or(AppError::not_found("book"))?;
+                // The authors' book_count changed.
+                Ok((book, stale_keys(isbn.as_str(), &data.author_ids, &[])))
             })
         })
         .await
@@ -186,11 +200,10 @@ impl App {
             f.finish()?;
         }
         let input = input.clone();
-        self.write(ctx, move |c| {
+                self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
-                let version = repo::books::lock_version(c, isbn.as_str())
-                    .await?
-                    .ok_or(AppError::not_found("book"))?;
+                let version = repo::books::lock_version(c, isbn.as_str()).await?.ok_or(AppError::not_found("book"))?;
+                let old_authors = repo::books::author_ids(c, isbn.as_str()).await?;
                 let current = if partial {
                     repo::books::by_isbn(c, isbn.as_str()).await?
                 } else {
@@ -204,10 +217,9 @@ impl App {
                 })?;
                 check_version(expected_version, version)?;
                 check_authors_exist(c, &data.author_ids).await?;
-                repo::books::update(c, isbn.as_str(), &data).await?;
-                repo::books::by_isbn(c, isbn.as_str())
-                    .await?
-                    .ok_or(AppError::not_found("book"))
+                                repo::books::update(c, isbn.as_str(), &data).await?;
+                let book = repo::books::by_isbn(c, isbn.as_str()).await?.ok_or(AppError::not_found("book"))?;
+                Ok((book, stale_keys(isbn.as_str(), &data.author_ids, &old_authors)))
             })
         })
         .await
@@ -221,18 +233,29 @@ impl App {
     ) -> AppResult<()> {
         require_role(ctx, ADMINS)?;
         let isbn = isbn.clone();
-        self.write(ctx, move |c| {
+                self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
-                let version = repo::books::lock_version(c, isbn.as_str())
-                    .await?
-                    .ok_or(AppError::not_found("book"))?;
+                let version = repo::books::lock_version(c, isbn.as_str()).await?.ok_or(AppError::not_found("book"))?;
                 check_version(expected_version, version)?;
+                let old_authors = repo::books::author_ids(c, isbn.as_str()).await?;
                 repo::books::delete(c, isbn.as_str()).await?;
-                Ok(())
+                Ok(((), stale_keys(isbn.as_str(), &[], &old_authors)))
             })
         })
         .await
     }
+}
+
+/// A book changed: its own entry, and every author before or after (their `book_count`).
+fn stale_keys(isbn: &str, authors: &[i64], old_authors: &[i64]) -> Vec<CacheKey> {
+    let mut keys = vec![CacheKey::Book(isbn.to_owned())];
+    for id in authors.iter().chain(old_authors) {
+        let key = CacheKey::Author(*id);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
 }
 
 fn book_cursor(book: &Book, sort: BookSort, scope: &str) -> String {

@@ -2,7 +2,10 @@
 //! sends `NOTIFY bookstore_book_changes` on commit, and every server process LISTENs, so a change
 //! made through any door of any process reaches every subscriber exactly once.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::cache::Cache;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt;
@@ -50,12 +53,14 @@ impl Events {
     }
 
     /// Listens for change notifications until the process ends, reconnecting with back-off.
-    pub fn spawn_listener(&self, database_url: String) {
+        /// Cache invalidations from other processes (in-process cache mode) arrive on the same
+    /// connection and are applied to `cache`.
+    pub fn spawn_listener(&self, database_url: String, cache: Arc<Cache>) {
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let mut delay = Duration::from_millis(200);
             loop {
-                match listen_once(&tx, &database_url).await {
+                match listen_once(&tx, &cache, &database_url).await {
                     Ok(()) => delay = Duration::from_millis(200),
                     Err(e) => {
                         tracing::warn!(error = %e, "change listener lost its connection; retrying")
@@ -68,15 +73,21 @@ impl Events {
     }
 }
 
-async fn listen_once(tx: &broadcast::Sender<BookChangeEvent>, url: &str) -> anyhow::Result<()> {
+async fn listen_once(tx: &broadcast::Sender<BookChangeEvent>, cache: &Cache, url: &str) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}"))
-        .execute(&mut conn)
-        .await?;
-    tracing::debug!("listening for book changes");
+    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn).await?;
+    diesel::sql_query(format!("LISTEN {}", crate::repo::notify::CACHE_CHANNEL)).execute(&mut conn).await?;
+    // Invalidations may have been missed while not listening: start the local cache afresh.
+    cache.clear_local();
+    tracing::debug!("listening for book changes and cache invalidations");
     let mut stream = std::pin::pin!(conn.notifications_stream());
     while let Some(n) = stream.next().await {
         let n = n?;
+        if n.channel == crate::repo::notify::CACHE_CHANNEL {
+            let keys: Vec<String> = n.payload.split_whitespace().map(str::to_owned).collect();
+            cache.forget_local(&keys).await;
+            continue;
+        }
         match serde_json::from_str::<BookChangeEvent>(&n.payload) {
             Ok(event) => {
                 let _ = tx.send(event);

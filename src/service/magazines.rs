@@ -3,6 +3,8 @@
 use serde_json::Value;
 
 use crate::app::{App, Ctx};
+use crate::cache::CacheKey;
+use crate::service::cached::{decode_json, CachedJson};
 use crate::domain::{validate, validate::Fields};
 use crate::error::{AppError, AppResult};
 use crate::model::{Magazine, Page};
@@ -45,16 +47,26 @@ fn magazine_data(f: &mut Fields<'_>, current: Option<&Magazine>) -> Option<Magaz
 }
 
 impl App {
+        /// One magazine as cached JSON (REST serves these bytes as they are).
+    pub async fn magazine_json(&self, ctx: &Ctx, id: i64) -> AppResult<CachedJson> {
+        self.cached_one(CacheKey::Magazine(id), |m: &Magazine| m.version, || async move {
+            let mut conn = self.db.conn(&ctx.stats).await?;
+            Ok(repo::magazines::by_id(&mut conn, id).await?)
+        })
+        .await?
+        .ok_or(AppError::not_found("magazine"))
+    }
+
     pub async fn magazine(&self, ctx: &Ctx, id: i64) -> AppResult<Magazine> {
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        repo::magazines::by_id(&mut conn, id)
-            .await?
-            .ok_or(AppError::not_found("magazine"))
+        decode_json(&self.magazine_json(ctx, id).await?.json)
     }
 
     pub async fn magazines_by_ids(&self, ctx: &Ctx, ids: &[i64]) -> AppResult<Vec<Magazine>> {
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        Ok(repo::magazines::by_ids(&mut conn, ids).await?)
+        self.cached_many(ids, |id| CacheKey::Magazine(*id), |m: &Magazine| m.version, |m| m.id, |missing| async move {
+            let mut conn = self.db.conn(&ctx.stats).await?;
+            Ok(repo::magazines::by_ids(&mut conn, &missing).await?)
+        })
+        .await
     }
 
     pub async fn list_magazines(
@@ -125,8 +137,8 @@ impl App {
             magazine_data(&mut f, None);
             f.finish()?;
         }
-        let input = input.clone();
-        self.write(ctx, move |c| {
+                let input = input.clone();
+        self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::magazines::lock_version(c, id)
                     .await?
@@ -143,7 +155,7 @@ impl App {
                     AppError::internal(anyhow::anyhow!("validated magazine fields missing"))
                 })?;
                 check_version(expected_version, version)?;
-                Ok(repo::magazines::update(c, id, &data).await?)
+                Ok((repo::magazines::update(c, id, &data).await?, vec![CacheKey::Magazine(id)]))
             })
         })
         .await
@@ -155,15 +167,15 @@ impl App {
         id: i64,
         expected_version: Option<i32>,
     ) -> AppResult<()> {
-        require_role(ctx, ADMINS)?;
-        self.write(ctx, move |c| {
+                require_role(ctx, ADMINS)?;
+        self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::magazines::lock_version(c, id)
                     .await?
                     .ok_or(AppError::not_found("magazine"))?;
                 check_version(expected_version, version)?;
-                repo::magazines::delete(c, id).await?;
-                Ok(())
+                                repo::magazines::delete(c, id).await?;
+                Ok(((), vec![CacheKey::Magazine(id)]))
             })
         })
         .await

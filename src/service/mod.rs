@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod authors;
 pub mod books;
+pub mod cached;
 pub mod cursor;
 pub mod events;
 pub mod magazines;
@@ -13,6 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures::future::BoxFuture;
 
 use crate::app::{Actor, App, Ctx};
+use crate::cache::CacheKey;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult, AuthFailure};
 
@@ -92,16 +94,37 @@ impl App {
     pub async fn write<R, F>(&self, ctx: &Ctx, work: F) -> AppResult<R>
     where
         R: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<R>>
-            + Send
-            + 'static,
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<R>> + Send + 'static,
+    {
+        self.write_invalidating(ctx, move |c| Box::pin(async move { Ok((work(c).await?, Vec::new())) })).await
+    }
+
+    /// Like [`App::write`], for writes that change cached entities: `work` also returns the cache
+    /// keys it made stale, which are invalidated after the commit and before the answer, on the
+    /// same task (so a client disconnect cannot skip the invalidation).
+    pub async fn write_invalidating<R, F>(&self, ctx: &Ctx, work: F) -> AppResult<R>
+    where
+        R: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<(R, Vec<CacheKey>)>> + Send + 'static,
     {
         let db = self.db.clone();
         let stats = ctx.stats.clone();
+        let cache = self.cache.clone();
+        let tell_other_processes = cache.is_local();
         let task = tokio::spawn(async move {
             let mut conn = db.conn(&stats).await?;
-            conn.transaction::<R, AppError, _>(async move |c| work(c).await)
-                .await
+            let (result, keys) = conn
+                .transaction::<_, AppError, _>(async move |c| {
+                    let (result, keys) = work(c).await?;
+                    if tell_other_processes && !keys.is_empty() {
+                        let rendered: Vec<String> = keys.iter().map(CacheKey::render).collect();
+                        crate::repo::notify::cache_invalidated(c, &rendered).await?;
+                    }
+                    Ok((result, keys))
+                })
+                .await?;
+            cache.invalidate(&keys).await;
+            Ok(result)
         });
         task.await.map_err(AppError::internal)?
     }

@@ -1,0 +1,423 @@
+//! The entity cache shared by both doors (cache-aside, filled and invalidated by the service layer).
+//!
+//! What is cached: single books, authors and magazines, as the JSON bytes REST serves (so a REST
+//! hit is served without serializing anything), prefixed with the entity's version for `ETag`.
+//! Lists and filter results are NOT cached: their keys are unbounded combinations of filters, sort
+//! orders and cursors, and every write would have to invalidate all of them; they are served by
+//! indexed keyset queries instead.
+//!
+//! Correctness under writes:
+//! - Invalidation happens after commit and before the write is acknowledged. It writes a short-lived
+//!   *tombstone* instead of deleting, and fills use `SET NX`, so a reader that fetched the old row
+//!   before the commit cannot put it back afterwards (the classic cache-aside race).
+//! - With Redis, every process reads the same entries, so a write through one process is seen by
+//!   the next read through any other (read-your-writes across replicas). Without Redis, each
+//!   process has its own in-process cache (moka), and invalidations are also sent to the other
+//!   processes through PostgreSQL `NOTIFY` (see `service::events`).
+//! - Redis is never a single point of failure: every command has a short time-out, and a circuit
+//!   breaker stops calling Redis for a while after a failure, so requests go to PostgreSQL without
+//!   waiting on Redis time-outs. Invalidations that could not be written are kept and replayed
+//!   before Redis is used again.
+//! - Concurrent misses of one key in one process share one database read (single flight).
+//!
+//! Keys are namespaced and versioned (`bs:v1:book:<isbn>`): a deploy that changes the cached shape
+//! bumps [`SCHEMA_VERSION`] and never reads old entries.
+
+mod breaker;
+mod single_flight;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis::aio::ConnectionManager;
+use tokio::sync::OnceCell;
+
+use self::breaker::Breaker;
+pub use self::single_flight::SingleFlight;
+
+/// Bump when the cached JSON shape changes.
+pub const SCHEMA_VERSION: &str = "v1";
+/// Lifetime of a cached entity.
+const VALUE_TTL: Duration = Duration::from_secs(300);
+/// Lifetime of a tombstone: longer than any read can take (statement_timeout + margin).
+const TOMBSTONE_TTL: Duration = Duration::from_secs(15);
+/// Longest wait for one Redis command.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
+const TOMBSTONE: &[u8] = b"\0tomb";
+/// Most invalidations kept while Redis is unreachable; past that the whole namespace is dropped.
+const MAX_PENDING: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CacheKey {
+    Book(String),
+    Author(i64),
+    Magazine(i64),
+    PersistedQuery(String),
+}
+
+impl CacheKey {
+    pub fn render(&self) -> String {
+        match self {
+            CacheKey::Book(isbn) => format!("bs:{SCHEMA_VERSION}:book:{isbn}"),
+            CacheKey::Author(id) => format!("bs:{SCHEMA_VERSION}:author:{id}"),
+            CacheKey::Magazine(id) => format!("bs:{SCHEMA_VERSION}:magazine:{id}"),
+            CacheKey::PersistedQuery(hash) => format!("bs:{SCHEMA_VERSION}:apq:{hash}"),
+        }
+    }
+}
+
+/// How a read was served, for the `Cache-Status` header and the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Hit,
+    Miss,
+    /// The cache is switched off (`BOOKSTORE_CACHE=off`).
+    Bypass,
+    /// The cache could not be used (Redis down): served from PostgreSQL.
+    Unavailable,
+}
+
+impl Outcome {
+    /// RFC 9211 `Cache-Status` value.
+    pub fn header_value(self) -> &'static str {
+        match self {
+            Outcome::Hit => "bookstore; hit",
+            Outcome::Miss => "bookstore; fwd=miss",
+            Outcome::Bypass => "bookstore; fwd=bypass",
+            Outcome::Unavailable => "bookstore; fwd=miss; detail=unavailable",
+        }
+    }
+}
+
+#[derive(Clone)]
+enum LocalEntry {
+    Value(Bytes),
+    Tombstone(Instant),
+}
+
+enum Backend {
+    Off,
+    Local(moka::future::Cache<String, LocalEntry>),
+    Redis { url: String, conn: OnceCell<ConnectionManager>, breaker: Breaker, pending: Mutex<HashSet<String>> },
+}
+
+#[derive(Default)]
+pub struct CacheCounters {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+pub struct Cache {
+    backend: Backend,
+    pub flights: SingleFlight,
+    pub counters: CacheCounters,
+}
+
+impl Cache {
+    pub fn new(enabled: bool, redis_url: Option<&str>) -> Cache {
+        let backend = match (enabled, redis_url) {
+            (false, _) => Backend::Off,
+            (true, None) => Backend::Local(
+                moka::future::Cache::builder().max_capacity(50_000).time_to_live(VALUE_TTL).build(),
+            ),
+            (true, Some(url)) => Backend::Redis {
+                url: url.to_owned(),
+                conn: OnceCell::new(),
+                breaker: Breaker::new(),
+                pending: Mutex::new(HashSet::new()),
+            },
+        };
+        Cache { backend, flights: SingleFlight::default(), counters: CacheCounters::default() }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Off => "off",
+            Backend::Local(_) => "memory",
+            Backend::Redis { .. } => "redis",
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self.backend, Backend::Local(_))
+    }
+
+    /// "ok", "off", or "degraded" (Redis unreachable: requests go to PostgreSQL).
+    pub fn health(&self) -> &'static str {
+        match &self.backend {
+            Backend::Off => "off",
+            Backend::Local(_) => "ok",
+            Backend::Redis { breaker, .. } => {
+                if breaker.is_open() {
+                    "degraded"
+                } else {
+                    "ok"
+                }
+            }
+        }
+    }
+
+    /// Pings Redis (for `/readyz`), through the breaker.
+    pub async fn ping(&self) -> bool {
+        match &self.backend {
+            Backend::Redis { .. } => self
+                .redis(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+                .await
+                .is_some(),
+            _ => true,
+        }
+    }
+
+    fn count(&self, outcome: Outcome) {
+        let c = match outcome {
+            Outcome::Hit => &self.counters.hits,
+            Outcome::Miss => &self.counters.misses,
+            Outcome::Unavailable => &self.counters.errors,
+            Outcome::Bypass => return,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs one Redis operation through the breaker with a time-out; `None` when Redis cannot be
+    /// used now. Invalidations that failed earlier are replayed first.
+    async fn redis<T, F, Fut>(&self, op: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let Backend::Redis { url, conn, breaker, pending } = &self.backend else {
+            return None;
+        };
+        if !breaker.allow() {
+            return None;
+        }
+        let manager = match tokio::time::timeout(COMMAND_TIMEOUT * 4, conn.get_or_try_init(|| connect(url))).await {
+            Ok(Ok(m)) => m.clone(),
+            _ => {
+                breaker.failure();
+                return None;
+            }
+        };
+        // Replay invalidations that could not be written while Redis was away.
+        let replay: Vec<String> = pending.lock().map(|mut p| p.drain().collect()).unwrap_or_default();
+        if !replay.is_empty() {
+            let ok = write_tombstones(manager.clone(), &replay).await;
+            if !ok {
+                if let Ok(mut p) = pending.lock() {
+                    p.extend(replay);
+                }
+                breaker.failure();
+                return None;
+            }
+            tracing::info!(keys = replay.len(), "replayed cache invalidations after a Redis outage");
+        }
+        match tokio::time::timeout(COMMAND_TIMEOUT, op(manager)).await {
+            Ok(Ok(v)) => {
+                breaker.success();
+                Some(v)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis command failed; using PostgreSQL");
+                breaker.failure();
+                None
+            }
+            Err(_) => {
+                tracing::warn!("redis command timed out; using PostgreSQL");
+                breaker.failure();
+                None
+            }
+        }
+    }
+
+    /// Looks up many keys at once (one MGET). Each slot is the cached bytes or `None`.
+    pub async fn get_many(&self, keys: &[CacheKey]) -> (Vec<Option<Bytes>>, Outcome) {
+        if keys.is_empty() {
+            return (Vec::new(), Outcome::Miss);
+        }
+        let result = match &self.backend {
+            Backend::Off => return (vec![None; keys.len()], Outcome::Bypass),
+            Backend::Local(cache) => {
+                let mut out = Vec::with_capacity(keys.len());
+                for k in keys {
+                    out.push(match cache.get(&k.render()).await {
+                        Some(LocalEntry::Value(b)) => Some(b),
+                        _ => None,
+                    });
+                }
+                Some(out)
+            }
+            Backend::Redis { .. } => {
+                let rendered: Vec<String> = keys.iter().map(CacheKey::render).collect();
+                self.redis(|mut c| async move {
+                    redis::cmd("MGET").arg(&rendered).query_async::<Vec<Option<Vec<u8>>>>(&mut c).await
+                })
+                .await
+                .map(|vals| {
+                    vals.into_iter()
+                        .map(|v| v.filter(|b| b.as_slice() != TOMBSTONE).map(Bytes::from))
+                        .collect::<Vec<_>>()
+                })
+            }
+        };
+        match result {
+            Some(vals) => {
+                for v in &vals {
+                    self.count(if v.is_some() { Outcome::Hit } else { Outcome::Miss });
+                }
+                let outcome = if vals.iter().all(Option::is_some) { Outcome::Hit } else { Outcome::Miss };
+                (vals, outcome)
+            }
+            None => {
+                self.count(Outcome::Unavailable);
+                (vec![None; keys.len()], Outcome::Unavailable)
+            }
+        }
+    }
+
+    pub async fn get(&self, key: &CacheKey) -> (Option<Bytes>, Outcome) {
+        let (mut v, o) = self.get_many(std::slice::from_ref(key)).await;
+        (v.pop().flatten(), o)
+    }
+
+    /// Stores freshly read values unless a tombstone (a write since) or a value is there.
+    pub async fn fill(&self, entries: Vec<(CacheKey, Bytes)>) {
+        if entries.is_empty() {
+            return;
+        }
+        match &self.backend {
+            Backend::Off => {}
+            Backend::Local(cache) => {
+                for (k, v) in entries {
+                    let key = k.render();
+                    match cache.get(&key).await {
+                        Some(LocalEntry::Tombstone(at)) if at.elapsed() < TOMBSTONE_TTL => {}
+                        _ => cache.insert(key, LocalEntry::Value(v)).await,
+                    }
+                }
+            }
+            Backend::Redis { .. } => {
+                let ttl = VALUE_TTL.as_millis() as u64;
+                self.redis(|mut c| async move {
+                    let mut pipe = redis::pipe();
+                    for (k, v) in &entries {
+                        pipe.cmd("SET").arg(k.render()).arg(v.as_ref()).arg("NX").arg("PX").arg(ttl).ignore();
+                    }
+                    pipe.query_async::<()>(&mut c).await
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Invalidates after a commit: tombstones, so no in-flight read can put old data back.
+    pub async fn invalidate(&self, keys: &[CacheKey]) {
+        if keys.is_empty() {
+            return;
+        }
+        let rendered: Vec<String> = keys.iter().map(CacheKey::render).collect();
+        for k in &rendered {
+            self.flights.forget(k);
+        }
+        match &self.backend {
+            Backend::Off => {}
+            Backend::Local(cache) => {
+                for k in rendered {
+                    cache.insert(k, LocalEntry::Tombstone(Instant::now())).await;
+                }
+            }
+            Backend::Redis { pending, .. } => {
+                let sent = self
+                    .redis(|c| {
+                        let keys = rendered.clone();
+                        async move {
+                            if write_tombstones(c, &keys).await {
+                                Ok(())
+                            } else {
+                                Err(redis::RedisError::from((redis::ErrorKind::IoError, "tombstones not written")))
+                            }
+                        }
+                    })
+                    .await;
+                if sent.is_none() {
+                    if let Ok(mut p) = pending.lock() {
+                        if p.len() + rendered.len() > MAX_PENDING {
+                            tracing::error!("too many cache invalidations pending; entries expire with their TTL");
+                        } else {
+                            p.extend(rendered);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops local entries named by another process (PostgreSQL NOTIFY); no tombstone needed
+    /// here since that process wrote its own.
+    pub async fn forget_local(&self, rendered_keys: &[String]) {
+        if let Backend::Local(cache) = &self.backend {
+            for k in rendered_keys {
+                self.flights.forget(k);
+                cache.insert(k.clone(), LocalEntry::Tombstone(Instant::now())).await;
+            }
+        }
+    }
+
+        /// Empties the in-process cache (after the invalidation listener reconnects).
+    pub fn clear_local(&self) {
+        if let Backend::Local(cache) = &self.backend {
+            cache.invalidate_all();
+        }
+    }
+
+    /// Raw string get/set for persisted queries (no tombstones: they are immutable).
+    pub async fn get_string(&self, key: &CacheKey) -> Option<String> {
+        match &self.backend {
+            Backend::Off => None,
+            Backend::Local(cache) => match cache.get(&key.render()).await {
+                Some(LocalEntry::Value(b)) => String::from_utf8(b.to_vec()).ok(),
+                _ => None,
+            },
+            Backend::Redis { .. } => {
+                let k = key.render();
+                self.redis(|mut c| async move { redis::cmd("GET").arg(k).query_async::<Option<String>>(&mut c).await })
+                    .await
+                    .flatten()
+            }
+        }
+    }
+
+    pub async fn set_string(&self, key: &CacheKey, value: String, ttl: Duration) {
+        match &self.backend {
+            Backend::Off => {}
+            Backend::Local(cache) => cache.insert(key.render(), LocalEntry::Value(Bytes::from(value))).await,
+            Backend::Redis { .. } => {
+                let k = key.render();
+                self.redis(|mut c| async move {
+                    redis::cmd("SET").arg(k).arg(value).arg("PX").arg(ttl.as_millis() as u64).query_async::<()>(&mut c).await
+                })
+                .await;
+            }
+        }
+    }
+}
+
+async fn connect(url: &str) -> redis::RedisResult<ConnectionManager> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(COMMAND_TIMEOUT * 2)
+        .set_response_timeout(COMMAND_TIMEOUT)
+        .set_number_of_retries(1);
+    client.get_connection_manager_with_config(config).await
+}
+
+async fn write_tombstones(mut c: ConnectionManager, keys: &[String]) -> bool {
+    let mut pipe = redis::pipe();
+    for k in keys {
+        pipe.cmd("SET").arg(k).arg(TOMBSTONE).arg("PX").arg(TOMBSTONE_TTL.as_millis() as u64).ignore();
+    }
+    matches!(tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut c)).await, Ok(Ok(())))
+}
