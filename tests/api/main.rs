@@ -5,5 +5,7 @@ mod helpers;
 
 mod auth;
 mod authors;
+mod books;
+mod magazines;
 mod ops;
 mod users;
