@@ -13,6 +13,8 @@ pub struct App {
     pub db: Db,
     pub auth: AuthKeys,
     pub events: Events,
+    pub limiter: crate::ratelimit::RateLimiter,
+    pub shutdown: crate::server::Shutdown,
 }
 
 pub type AppState = Arc<App>;
@@ -26,7 +28,16 @@ impl App {
             config.statement_timeout,
         )?;
         let auth = AuthKeys::new(&config);
+        crate::http::hardening::cors(&config)?;
+        let limiter = crate::ratelimit::RateLimiter::new(
+            config.rate_limit_enabled,
+            config.rate_limits.clone(),
+            config.redis_url.as_deref(),
+            &config.trusted_proxies,
+        )?;
         Ok(Arc::new(App {
+            limiter,
+            shutdown: crate::server::Shutdown::default(),
             config,
             db,
             auth,

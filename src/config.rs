@@ -13,12 +13,18 @@
 //! | `DATABASE_POOL_TIMEOUT_MS` | longest wait for a pooled connection before a 503 | `2000` |
 //! | `DATABASE_STATEMENT_TIMEOUT_MS` | PostgreSQL `statement_timeout` per connection | `5000` |
 //! | `BOOKSTORE_CACHE` | `on` or `off` | `on` |
-//! | `BOOKSTORE_RATE_LIMIT` | `on` or `off` | `on` |
+//! | `BOOKSTORE_RATE_LIMIT` | `on` or `off` (off: no limit at all, for benchmarks) | `on` |
+//! | `BOOKSTORE_RATE_LIMIT_IP` | requests per client IP, as `COUNT/UNIT,BURST` (UNIT `s`, `min` or `h`) | `50/s,200` |
+//! | `BOOKSTORE_RATE_LIMIT_USER` | requests per signed-in user (token `sub`), same form | `50/s,200` |
+//! | `BOOKSTORE_RATE_LIMIT_LOGIN` | password logins (`POST /v1/token`, GraphQL `login`) per client IP + username | `5/min,10` |
+//! | `BOOKSTORE_RATE_LIMIT_LOGIN_IP` | password logins per client IP, any username | `30/min,30` |
+//! | `BOOKSTORE_RATE_LIMIT_REDIS_PREFIX` | key prefix of the limiter's counters in Redis (shared by replicas when `REDIS_URL` is set) | `bookstore:rl:` |
 //! | `BOOKSTORE_TLS_CERT`, `BOOKSTORE_TLS_KEY` | PEM files for HTTPS | unset |
 //! | `BOOKSTORE_CORS_ORIGINS` | comma-separated origins allowed by CORS | none |
-//! | `BOOKSTORE_TRUSTED_PROXIES` | comma-separated proxy addresses whose `X-Forwarded-For` is believed | none |
+//! | `BOOKSTORE_TRUSTED_PROXIES` | comma-separated proxy addresses or CIDRs (`10.0.0.0/8`) whose `X-Forwarded-For` is believed | none |
 //! | `BOOKSTORE_BODY_LIMIT_BYTES` | largest accepted request body | `1048576` |
 //! | `BOOKSTORE_REQUEST_TIMEOUT_MS` | longest time a request may take before a 503 | `15000` |
+//! | `BOOKSTORE_SHUTDOWN_TIMEOUT_SECS` | on SIGTERM/SIGINT, longest wait for in-flight requests and WebSockets | `20` |
 //! | `BOOKSTORE_ACCESS_TOKEN_TTL_SECS` | access token lifetime | `900` |
 //! | `BOOKSTORE_REFRESH_TOKEN_TTL_SECS` | refresh token lifetime | `1209600` (14 days) |
 //! | `BOOKSTORE_JWT_ISSUER`, `BOOKSTORE_JWT_AUDIENCE` | `iss` and `aud` of access tokens | `bookstore`, `bookstore-api` |
@@ -58,12 +64,14 @@ pub struct Config {
     pub statement_timeout: Duration,
     pub cache_enabled: bool,
     pub rate_limit_enabled: bool,
+    pub rate_limits: RateLimits,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
     pub cors_origins: Vec<String>,
     pub trusted_proxies: Vec<String>,
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
+    pub shutdown_timeout: Duration,
     pub graphql_introspection: bool,
     pub graphql_depth: usize,
     pub graphql_complexity: usize,
@@ -207,6 +215,7 @@ impl Config {
             )?),
             cache_enabled: on_off("BOOKSTORE_CACHE", true)?,
             rate_limit_enabled: on_off("BOOKSTORE_RATE_LIMIT", true)?,
+            rate_limits: RateLimits::from_env()?,
             tls_cert: var("BOOKSTORE_TLS_CERT"),
             tls_key: var("BOOKSTORE_TLS_KEY"),
             cors_origins: list("BOOKSTORE_CORS_ORIGINS"),
@@ -215,6 +224,10 @@ impl Config {
             request_timeout: Duration::from_millis(parse_var(
                 "BOOKSTORE_REQUEST_TIMEOUT_MS",
                 15_000u64,
+            )?),
+            shutdown_timeout: Duration::from_secs(parse_var(
+                "BOOKSTORE_SHUTDOWN_TIMEOUT_SECS",
+                20u64,
             )?),
             graphql_introspection: on_off(
                 "BOOKSTORE_GRAPHQL_INTROSPECTION",
@@ -256,12 +269,14 @@ impl Config {
             statement_timeout: Duration::from_millis(5000),
             cache_enabled: true,
             rate_limit_enabled: false,
+            rate_limits: RateLimits::default(),
             tls_cert: None,
             tls_key: None,
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             body_limit_bytes: 1024 * 1024,
             request_timeout: Duration::from_millis(15_000),
+            shutdown_timeout: Duration::from_secs(20),
             graphql_introspection: true,
             graphql_depth: 12,
             graphql_complexity: 20_000,
@@ -275,6 +290,96 @@ impl Config {
     }
 }
 
+/// One rate limit: `count` requests per `per` on average, with bursts of up to `burst` requests
+/// (a GCRA / token bucket: one request's allowance comes back every `per / count`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateQuota {
+    pub count: u32,
+    pub per: Duration,
+    pub burst: u32,
+}
+
+impl RateQuota {
+    pub const fn new(count: u32, per: Duration, burst: u32) -> RateQuota {
+        RateQuota { count, per, burst }
+    }
+
+    /// The time after which one more request is allowed (`per / count`).
+    pub fn interval(&self) -> Duration {
+        self.per / self.count.max(1)
+    }
+}
+
+impl std::str::FromStr for RateQuota {
+    type Err = String;
+
+    /// `COUNT/UNIT[,BURST]` with UNIT `s`, `min` or `h` (e.g. `50/s,200`, `5/min,10`); the burst
+    /// defaults to COUNT.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || format!("{s:?} is not COUNT/UNIT[,BURST] (e.g. 50/s,200 or 5/min,10)");
+        let (rate, burst) = match s.split_once(',') {
+            Some((r, b)) => (r.trim(), Some(b.trim())),
+            None => (s.trim(), None),
+        };
+        let (count, unit) = rate.split_once('/').ok_or_else(err)?;
+        let count: u32 = count.trim().parse().map_err(|_| err())?;
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(err()),
+        };
+        let burst: u32 = match burst {
+            Some(b) => b.parse().map_err(|_| err())?,
+            None => count,
+        };
+        if count == 0 || burst == 0 {
+            return Err(format!("{s:?}: the count and the burst must be at least 1"));
+        }
+        Ok(RateQuota { count, per, burst })
+    }
+}
+
+/// The limits of `crate::ratelimit` (used only when `rate_limit_enabled`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Every request, per client IP (`/healthz`, `/readyz` and `/metrics` are exempt).
+    pub ip: RateQuota,
+    /// Every request with a bearer token, per user.
+    pub user: RateQuota,
+    /// Password logins per client IP + username.
+    pub login: RateQuota,
+    /// Password logins per client IP.
+    pub login_ip: RateQuota,
+    /// Prefix of the limiter's Redis keys.
+    pub redis_prefix: String,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            ip: RateQuota::new(50, Duration::from_secs(1), 200),
+            user: RateQuota::new(50, Duration::from_secs(1), 200),
+            login: RateQuota::new(5, Duration::from_secs(60), 10),
+            login_ip: RateQuota::new(30, Duration::from_secs(60), 30),
+            redis_prefix: "bookstore:rl:".into(),
+        }
+    }
+}
+
+impl RateLimits {
+    fn from_env() -> anyhow::Result<RateLimits> {
+        let d = RateLimits::default();
+        Ok(RateLimits {
+            ip: parse_var("BOOKSTORE_RATE_LIMIT_IP", d.ip)?,
+            user: parse_var("BOOKSTORE_RATE_LIMIT_USER", d.user)?,
+            login: parse_var("BOOKSTORE_RATE_LIMIT_LOGIN", d.login)?,
+            login_ip: parse_var("BOOKSTORE_RATE_LIMIT_LOGIN_IP", d.login_ip)?,
+            redis_prefix: var("BOOKSTORE_RATE_LIMIT_REDIS_PREFIX").unwrap_or(d.redis_prefix),
+        })
+    }
+}
+
 fn random_secret() -> Vec<u8> {
     use rand::RngCore;
     let mut key = vec![0u8; 48];
@@ -285,6 +390,20 @@ fn random_secret() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_rate_quotas() {
+        let q: RateQuota = "50/s,200".parse().unwrap();
+        assert_eq!(q, RateQuota::new(50, Duration::from_secs(1), 200));
+        assert_eq!(q.interval(), Duration::from_millis(20));
+        let q: RateQuota = " 5/min , 10 ".parse().unwrap();
+        assert_eq!(q, RateQuota::new(5, Duration::from_secs(60), 10));
+        let q: RateQuota = "100/h".parse().unwrap();
+        assert_eq!(q.burst, 100);
+        for bad in ["", "5", "5/day", "0/s", "5/s,0", "x/s", "5/s,y"] {
+            assert!(bad.parse::<RateQuota>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn redacts_passwords() {

@@ -8,26 +8,53 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod model;
+pub mod ratelimit;
 pub mod repo;
 pub mod seed;
 pub mod server;
 pub mod service;
+pub mod tls;
 
 pub use app::{App, AppState};
 
 use axum::Router;
 
 /// The whole HTTP application: REST, GraphQL, docs and operations, with the request middleware.
+///
+/// Layers, outermost first: gzip compression, security headers, the request context (request id,
+/// problem+json, span, metrics), CORS (when configured), rate limits, the request time-out, and
+/// the body limit.
 pub fn router(state: AppState) -> Router {
-    http::routes()
+    metrics::install();
+    let cors = http::hardening::cors(&state.config).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "CORS disabled");
+        None
+    });
+    let mut router = http::routes()
         .merge(graphql::routes(&state))
+        .route("/metrics", axum::routing::get(metrics::endpoint))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.body_limit_bytes,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            http::hardening::timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::ratelimit::rate_limit,
+        ));
+    if let Some(cors) = cors {
+        router = router.layer(cors);
+    }
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             http::middleware::request_context,
         ))
+        .layer(axum::middleware::from_fn(http::hardening::security_headers))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .with_state(state)
 }

@@ -1,6 +1,11 @@
 //! Start-up and shutdown of the HTTP server.
+//!
+//! Plain HTTP (HTTP/1.1, and h2c) by default; HTTPS with HTTP/2 and HTTP/1.1 (ALPN) when
+//! `BOOKSTORE_TLS_CERT` and `BOOKSTORE_TLS_KEY` are set. On SIGTERM or SIGINT the server stops
+//! accepting connections, finishes the requests in flight, closes GraphQL WebSockets with close
+//! code 1001 (going away), and exits 0; all of that within `BOOKSTORE_SHUTDOWN_TIMEOUT_SECS`.
 
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -32,20 +37,93 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     state
         .events
         .spawn_listener(state.config.database_url.clone());
-    let listener = TcpListener::bind(addr)
+    let app = crate::router(state.clone());
+    crate::metrics::spawn_upkeep();
+    let shutdown = state.shutdown.clone();
+    let timeout = state.config.shutdown_timeout;
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown_signal().await;
+            shutdown.begin();
+        }
+    });
+    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let server = async {
+        match (&state.config.tls_cert, &state.config.tls_key) {
+            (Some(cert), Some(key)) => {
+                let tls = crate::tls::server_config(cert, key).await?;
+                let handle = axum_server::Handle::new();
+                tokio::spawn({
+                    let handle = handle.clone();
+                    let shutdown = shutdown.clone();
+                    async move {
+                        shutdown.token.cancelled().await;
+                        handle.graceful_shutdown(Some(timeout));
+                    }
+                });
+                let listener =
+                    std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+                listener.set_nonblocking(true)?;
+                tracing::info!(%addr, "listening (HTTPS: HTTP/2 and HTTP/1.1)");
+                axum_server::from_tcp_rustls(listener, tls)?
+                    .handle(handle)
+                    .serve(make_service)
+                    .await
+                    .context("serving")
+            }
+            _ => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr}"))?;
+                tracing::info!(%addr, "listening");
+                axum::serve(listener, make_service)
+                    .with_graceful_shutdown(shutdown.token.clone().cancelled_owned())
+                    .await
+                    .context("serving")
+            }
+        }
+    };
+    // After the signal, in-flight requests and WebSockets get `timeout` to finish.
+    let deadline = async {
+        shutdown.token.cancelled().await;
+        tokio::time::sleep(timeout).await;
+    };
+    tokio::select! {
+        r = server => r?,
+        _ = deadline => {
+            tracing::warn!(timeout_secs = timeout.as_secs(), "in-flight requests did not finish in time; exiting");
+            return Ok(());
+        }
+    }
+    // HTTP connections are drained; upgraded connections (GraphQL WebSockets) are tracked apart.
+    shutdown.tracker.close();
+    if tokio::time::timeout(timeout, shutdown.tracker.wait())
         .await
-        .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(%addr, "listening");
-    let app = crate::router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving")?;
+        .is_err()
+    {
+        tracing::warn!("WebSocket connections did not close in time; exiting");
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Shutdown coordination: cancelled on SIGTERM/SIGINT; long-lived tasks (WebSocket
+/// connections) hold a tracker token so the server can wait for them to close.
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown {
+    pub token: tokio_util::sync::CancellationToken,
+    pub tracker: tokio_util::task::TaskTracker,
+}
+
+impl Shutdown {
+    /// Starts the shutdown: new connections are refused, WebSockets are closed (1001).
+    pub fn begin(&self) {
+        if !self.token.is_cancelled() {
+            tracing::info!("shutting down: finishing in-flight requests");
+        }
+        self.token.cancel();
+    }
 }
 
 pub async fn shutdown_signal() {
@@ -64,11 +142,4 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down: finishing in-flight requests");
-    // In-flight requests get a bounded time to finish.
-    tokio::spawn(async {
-        tokio::time::sleep(Duration::from_secs(20)).await;
-        tracing::warn!("in-flight requests did not finish in 20s; exiting");
-        std::process::exit(0);
-    });
 }

@@ -119,6 +119,9 @@ pub fn gql_error(e: AppError) -> async_graphql::Error {
         if let AppError::VersionMismatch { current } = &e {
             ext.set("currentVersion", *current);
         }
+        if let AppError::RateLimited { retry_after_secs } = &e {
+            ext.set("retryAfter", *retry_after_secs);
+        }
     })
 }
 

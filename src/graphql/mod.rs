@@ -31,6 +31,7 @@ use crate::app::{AppState, Ctx};
 use crate::db::QueryStats;
 use crate::error::AppError;
 use crate::http::extract::{bearer_token, JsonBody};
+use crate::ratelimit::ClientIp;
 
 pub type BookstoreSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -56,7 +57,8 @@ pub fn schema(app: &AppState) -> BookstoreSchema {
         .limit_recursive_depth(64)
         .extension(Guards {
             max_aliases: c.graphql_aliases,
-        });
+        })
+        .extension(crate::metrics::GraphqlMetrics);
     if !c.graphql_introspection {
         b = b.disable_introspection();
     }
@@ -105,6 +107,7 @@ async fn execute(
     state: &GraphqlState,
     headers: &HeaderMap,
     stats: Arc<QueryStats>,
+    client: Option<Extension<ClientIp>>,
     request: async_graphql::Request,
 ) -> Response {
     let token = match bearer_token(headers) {
@@ -121,6 +124,10 @@ async fn execute(
         actor: None,
         stats: stats.clone(),
     };
+    let mut request = request;
+    if let Some(Extension(client)) = client {
+        request = request.data(client);
+    }
     let request = request
         .data(RequestAuth::new(token, stats))
         .data(Loaders::new(&state.app, &ctx));
@@ -132,12 +139,27 @@ async fn execute(
             ext.set("code", "BAD_USER_INPUT");
         }
     }
-    GraphQLResponse::from(response).into_response()
+    // A rate-limited operation also says when to come back, as REST does.
+    let retry_after = response
+        .errors
+        .iter()
+        .filter_map(|e| e.extensions.as_ref()?.get("retryAfter"))
+        .find_map(|v| match v {
+            async_graphql::Value::Number(n) => n.as_u64(),
+            _ => None,
+        });
+    let mut res = GraphQLResponse::from(response).into_response();
+    if let Some(secs) = retry_after {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    res
 }
 
 async fn graphql_post(
     State(state): State<GraphqlState>,
     Extension(stats): Extension<Arc<QueryStats>>,
+    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     body: Result<JsonBody, AppError>,
 ) -> Response {
@@ -162,13 +184,14 @@ async fn graphql_post(
             )
         }
     };
-    execute(&state, &headers, stats, request).await
+    execute(&state, &headers, stats, client, request).await
 }
 
 /// `GET /graphql?query=...`: queries only (a mutation over GET is refused with 405).
 async fn graphql_get(
     State(state): State<GraphqlState>,
     Extension(stats): Extension<Arc<QueryStats>>,
+    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -199,22 +222,40 @@ async fn graphql_get(
             return res;
         }
     }
-    execute(&state, &headers, stats, request).await
+    execute(&state, &headers, stats, client, request).await
 }
 
 /// graphql-transport-ws (and the legacy graphql-ws) at `/graphql/ws`. The token may come in the
 /// `connection_init` payload as `{"Authorization": "Bearer ..."}`; none is needed.
+///
+/// On server shutdown the socket is closed with code 1001 (going away), and the server waits
+/// (bounded) for that before it exits.
 async fn graphql_ws(
     State(state): State<GraphqlState>,
+    client: Option<Extension<ClientIp>>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let app = state.app.clone();
     let schema = state.schema.clone();
+    let client = client.map(|Extension(c)| c);
+    let shutdown = app.shutdown.clone();
+    // Taken before the upgrade, so a shutdown that starts meanwhile still waits for this socket.
+    let tracked = shutdown.tracker.token();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            GraphQLWebSocket::new(socket, schema, protocol)
+            let _tracked = tracked;
+            let (ws_sink, ws_stream) = futures::StreamExt::split(socket);
+            // GraphQL writes into a channel; the pump below forwards to the socket and, on
+            // shutdown, sends the close frame itself.
+            let (tx, rx) = futures::channel::mpsc::channel::<axum::extract::ws::Message>(16);
+            let input = futures::StreamExt::take_until(
+                ws_stream,
+                shutdown.token.clone().cancelled_owned(),
+            );
+            let pump = pump_to_socket(rx, ws_sink, shutdown.token.clone());
+            let graphql = GraphQLWebSocket::new_with_pair(tx, input, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let stats = Arc::new(QueryStats::default());
                     let token = payload
@@ -252,9 +293,45 @@ async fn graphql_ws(
                     data.insert(Loaders::new(&app, &ctx));
                     data.insert(RequestAuth::authenticated(actor, stats));
                     data.insert(SubscriptionCount::default());
+                    if let Some(client) = client {
+                        data.insert(client);
+                    }
                     Ok(data)
                 })
-                .serve()
-                .await;
+                .serve();
+            futures::join!(graphql, pump);
         })
+}
+
+/// Forwards GraphQL's messages to the socket until GraphQL is done or the server shuts down;
+/// then closes the socket (with 1001 "going away" on shutdown).
+async fn pump_to_socket(
+    mut rx: futures::channel::mpsc::Receiver<axum::extract::ws::Message>,
+    mut sink: futures::stream::SplitSink<axum::extract::ws::WebSocket, axum::extract::ws::Message>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    use axum::extract::ws::{CloseFrame, Message};
+    use futures::{SinkExt, StreamExt};
+    loop {
+        tokio::select! {
+            msg = rx.next() => match msg {
+                Some(msg) => {
+                    if sink.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+                None => break,
+            },
+            () = shutdown.cancelled() => {
+                let frame = CloseFrame { code: 1001, reason: "server shutting down".into() };
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(2),
+                    sink.send(Message::Close(Some(frame))),
+                )
+                .await;
+                break;
+            }
+        }
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sink.close()).await;
 }

@@ -20,8 +20,9 @@ impl MutationRoot {
         username: String,
         password: String,
     ) -> async_graphql::Result<AuthPayload> {
+        let client = ctx.data_opt::<crate::ratelimit::ClientIp>().map(|c| c.0);
         let pair = app(ctx)
-            .login(&request_ctx(ctx), &username, &password)
+            .login(&request_ctx(ctx), client, &username, &password)
             .await
             .gql()?;
         Ok(AuthPayload {

@@ -50,11 +50,16 @@ pub async fn request_context(
     req.extensions_mut().insert(stats.clone());
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_owned());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %method,
         path = %path,
+        client_ip = tracing::field::Empty,
         status = tracing::field::Empty,
         sql_statements = tracing::field::Empty,
         pool_wait_us = tracing::field::Empty,
@@ -83,12 +88,20 @@ pub async fn request_context(
     span.record("status", res.status().as_u16());
     span.record("sql_statements", stats.statements());
     span.record("pool_wait_us", stats.pool_wait().as_micros() as u64);
-    span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+    let elapsed = started.elapsed();
+    span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
+    crate::metrics::http_request(
+        &method,
+        route.as_deref(),
+        res.status(),
+        elapsed,
+        stats.statements(),
+    );
     span.in_scope(|| {
         if res.status().is_server_error() {
             tracing::warn!("request failed");
         } else {
-            tracing::debug!("request done");
+            tracing::info!("request done");
         }
     });
     res

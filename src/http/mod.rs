@@ -3,12 +3,14 @@
 pub mod authors;
 pub mod books;
 pub mod extract;
+pub mod hardening;
 pub mod magazines;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod params;
 pub mod problem;
+pub mod ratelimit;
 pub mod users;
 
 use axum::{

@@ -61,12 +61,19 @@ fn field<'a>(body: &'a serde_json::Value, name: &str) -> Result<&'a str, AppErro
 pub async fn token(
     State(app): State<AppState>,
     Auth(ctx): Auth,
+    client: Option<axum::Extension<crate::ratelimit::ClientIp>>,
     FormOrJson(body): FormOrJson,
 ) -> Result<Response, AppError> {
+    let client = client.map(|axum::Extension(c)| c.0);
     let pair = match body.get("grant_type").and_then(|v| v.as_str()) {
         Some("password") => {
-            app.login(&ctx, field(&body, "username")?, field(&body, "password")?)
-                .await?
+            app.login(
+                &ctx,
+                client,
+                field(&body, "username")?,
+                field(&body, "password")?,
+            )
+            .await?
         }
         Some("refresh_token") => app.refresh(&ctx, field(&body, "refresh_token")?).await?,
         Some(_) => {

@@ -196,7 +196,21 @@ impl App {
     }
 
     /// Password grant. Unknown user and wrong password give the same error after the same work.
-    pub async fn login(&self, ctx: &Ctx, username: &str, password: &str) -> AppResult<TokenPair> {
+    /// Both doors (`POST /v1/token`, the `login` mutation) share the login rate limit, counted
+    /// per client IP + username and per client IP before any work is done.
+    pub async fn login(
+        &self,
+        ctx: &Ctx,
+        client: Option<std::net::IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> AppResult<TokenPair> {
+        if let Err(refused) = self.limiter.check_login(client, username).await {
+            tracing::warn!(client_ip = ?client, "login rate limit reached");
+            return Err(AppError::RateLimited {
+                retry_after_secs: refused.retry_after_secs(),
+            });
+        }
         let invalid = || AppError::Unauthenticated(AuthFailure::InvalidCredentials);
         if username.len() > 254 || password.len() > 1024 {
             return Err(invalid());

@@ -2,10 +2,17 @@
 //! (cloned from a migrated template), so they run in parallel and share no data.
 
 mod helpers;
+mod process;
 
 mod auth;
 mod authors;
 mod books;
+mod hardening;
+mod logging;
 mod magazines;
+mod metrics;
 mod ops;
+mod ratelimit;
+mod shutdown;
+mod tls;
 mod users;

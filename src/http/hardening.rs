@@ -1,0 +1,137 @@
+//! Cross-cutting HTTP protections: request time-outs, CORS, and security headers.
+//! (Compression is `tower_http::compression`, added in `crate::router`.)
+
+use std::time::Duration;
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::problem::Problem;
+use crate::app::AppState;
+use crate::config::Config;
+
+/// A request that takes longer than `BOOKSTORE_REQUEST_TIMEOUT_MS` is answered with a 503
+/// problem with `Retry-After`. Writes run to completion in their own task (`App::write`), so a
+/// time-out never leaves a transaction half-done; the client just does not wait for it.
+/// WebSocket upgrades are not bounded: the upgrade answers at once and the socket lives on.
+pub async fn timeout(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = app.config.request_timeout;
+    let path = req.uri().path().to_owned();
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(path = %path, timeout_ms = limit.as_millis() as u64, "request timed out");
+            let mut res = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the request took longer than {} ms; try again later",
+                    limit.as_millis()
+                ),
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            res
+        }
+    }
+}
+
+/// CORS for the `BOOKSTORE_CORS_ORIGINS` allow-list; `None` (same-origin only) when it is empty.
+/// A `*` entry allows any origin (credentials are never allowed: tokens travel in headers).
+pub fn cors(config: &Config) -> anyhow::Result<Option<CorsLayer>> {
+    if config.cors_origins.is_empty() {
+        return Ok(None);
+    }
+    let origin = if config.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let list = config
+            .cors_origins
+            .iter()
+            .map(|o| {
+                let o = o.trim_end_matches('/');
+                HeaderValue::from_str(o)
+                    .map_err(|_| anyhow::anyhow!("BOOKSTORE_CORS_ORIGINS: {o:?} is not an origin"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        AllowOrigin::list(list)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::HEAD,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+                HeaderName::from_static("accept-version"),
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::LOCATION,
+                header::RETRY_AFTER,
+                header::WWW_AUTHENTICATE,
+                HeaderName::from_static("x-request-id"),
+            ])
+            .max_age(Duration::from_secs(3600)),
+    ))
+}
+
+/// A strict policy for everything but the two HTML pages: API answers are data, never documents.
+const API_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/// Swagger UI at `/docs`: its scripts and styles come from this origin (it sets inline styles).
+const DOCS_CSP: &str =
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'self'; \
+     base-uri 'self'; form-action 'self'";
+
+fn is_page(path: &str) -> bool {
+    path == "/docs"
+        || path.starts_with("/docs/")
+        || path == "/graphiql"
+        || path.starts_with("/graphiql/")
+}
+
+/// `X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy` and a Content-Security-Policy
+/// on every response. The pages `/docs` and `/graphiql` may be framed by this origin and load
+/// their own scripts; a handler that sets its own CSP (GraphiQL) keeps it.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let page = is_page(req.uri().path());
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static(if page { "SAMEORIGIN" } else { "DENY" }),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(if page { DOCS_CSP } else { API_CSP }),
+        );
+    }
+    res
+}

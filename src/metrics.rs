@@ -1,0 +1,276 @@
+//! Prometheus metrics at `GET /metrics` (text format), through the `metrics` facade.
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `bookstore_http_requests_total` | counter | `method`, `route` (the route template, e.g. `/v1/book/{isbn}`; `unmatched` for no route), `status` |
+//! | `bookstore_http_request_duration_seconds` | histogram | `method`, `route`, `status` |
+//! | `bookstore_sql_statements_per_request` | histogram | `route` |
+//! | `bookstore_graphql_operations_total` | counter | `type` (`query`, `mutation`, `subscription`) |
+//! | `bookstore_db_pool_size`, `..._available`, `..._waiting`, `..._max_size` | gauges, read at scrape time | |
+//! | `bookstore_rate_limited_total` | counter | `scope` (`ip`, `user`, `login`, `login_ip`) |
+//! | `bookstore_rate_limit_redis_errors_total` | counter | |
+//! | `bookstore_cache_events_total` | counter | `kind`, `outcome` (see [`cache_event`]) |
+//!
+//! The recorder is installed once per process ([`install`], behind a `OnceLock`), so many apps in
+//! one test process share it. Every function here is safe to call before or without it: the
+//! `metrics` macros do nothing while no recorder is installed.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+};
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::{ServerResult, Variables};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{header, Method, StatusCode};
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::app::AppState;
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+const STATEMENT_BUCKETS: &[f64] = &[
+    0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0, 89.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder on first call; later calls return the same
+/// handle. `None` when another recorder was installed first (then `/metrics` is empty).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("bookstore_http_request_duration_seconds".into()),
+                    LATENCY_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("bookstore_sql_statements_per_request".into()),
+                        STATEMENT_BUCKETS,
+                    )
+                });
+            let installed = builder.map_err(|e| e.to_string()).and_then(|b| {
+                b.install_recorder().map_err(|e| e.to_string())
+            });
+            match installed {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics recorder not installed: /metrics stays empty");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "bookstore_http_requests_total",
+        "HTTP requests by route template and status"
+    );
+    describe_histogram!(
+        "bookstore_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency by route template and status"
+    );
+    describe_histogram!(
+        "bookstore_sql_statements_per_request",
+        "SQL statements one HTTP request ran"
+    );
+    describe_counter!(
+        "bookstore_graphql_operations_total",
+        "GraphQL operations by type"
+    );
+    describe_gauge!(
+        "bookstore_db_pool_size",
+        "open PostgreSQL connections in the pool"
+    );
+    describe_gauge!(
+        "bookstore_db_pool_available",
+        "idle PostgreSQL connections in the pool"
+    );
+    describe_gauge!(
+        "bookstore_db_pool_waiting",
+        "requests waiting for a PostgreSQL connection"
+    );
+    describe_gauge!("bookstore_db_pool_max_size", "the pool's connection limit");
+    describe_counter!(
+        "bookstore_rate_limited_total",
+        "requests refused by a rate limit, by scope"
+    );
+    describe_counter!(
+        "bookstore_rate_limit_redis_errors_total",
+        "rate-limit checks Redis could not answer (the in-process limiter decided)"
+    );
+    describe_counter!(
+        "bookstore_cache_events_total",
+        "cache events by kind and outcome"
+    );
+}
+
+/// Drains histogram buffers every few seconds, so memory stays flat between scrapes. Call once
+/// from the server (tests do without it: rendering drains too).
+pub fn spawn_upkeep() {
+    if let Some(handle) = install() {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
+}
+
+/// A cache event, e.g. `cache_event("book", "hit")`: increments
+/// `bookstore_cache_events_total{kind, outcome}`. Free to call without a recorder.
+pub fn cache_event(kind: &'static str, outcome: &'static str) {
+    counter!("bookstore_cache_events_total", "kind" => kind, "outcome" => outcome).increment(1);
+}
+
+/// A request refused by the rate limiter.
+pub fn rate_limited(scope: &'static str) {
+    counter!("bookstore_rate_limited_total", "scope" => scope).increment(1);
+}
+
+/// Redis could not answer a rate-limit check.
+pub fn rate_limit_redis_error() {
+    counter!("bookstore_rate_limit_redis_errors_total").increment(1);
+}
+
+/// One GraphQL operation of this type (`query`, `mutation`, `subscription`).
+pub fn graphql_operation(kind: &'static str) {
+    counter!("bookstore_graphql_operations_total", "type" => kind).increment(1);
+}
+
+/// One finished HTTP request. `route` is the route template (axum's `MatchedPath`), never the
+/// raw path, so the number of series stays bounded.
+pub fn http_request(
+    method: &Method,
+    route: Option<&str>,
+    status: StatusCode,
+    latency: Duration,
+    sql_statements: u64,
+) {
+    let method = method_label(method);
+    let route = route.unwrap_or("unmatched").to_owned();
+    let status = status.as_u16().to_string();
+    counter!(
+        "bookstore_http_requests_total",
+        "method" => method,
+        "route" => route.clone(),
+        "status" => status.clone()
+    )
+    .increment(1);
+    histogram!(
+        "bookstore_http_request_duration_seconds",
+        "method" => method,
+        "route" => route.clone(),
+        "status" => status
+    )
+    .record(latency.as_secs_f64());
+    histogram!("bookstore_sql_statements_per_request", "route" => route)
+        .record(sql_statements as f64);
+}
+
+/// Bounded method labels: anything unusual is `other`.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// `GET /metrics`: the Prometheus text exposition, with the pool gauges read now.
+pub async fn endpoint(State(app): State<AppState>) -> Response {
+    let status = app.db.status();
+    gauge!("bookstore_db_pool_size").set(status.size as f64);
+    gauge!("bookstore_db_pool_available").set(status.available as f64);
+    gauge!("bookstore_db_pool_waiting").set(status.waiting as f64);
+    gauge!("bookstore_db_pool_max_size").set(status.max_size as f64);
+    let body = install().map(PrometheusHandle::render).unwrap_or_default();
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Counts GraphQL operations by type (over HTTP and WebSocket), once the document parsed.
+pub struct GraphqlMetrics;
+
+impl ExtensionFactory for GraphqlMetrics {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GraphqlMetricsExtension {
+            operation_name: Mutex::new(None),
+        })
+    }
+}
+
+struct GraphqlMetricsExtension {
+    operation_name: Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl Extension for GraphqlMetricsExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: async_graphql::Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<async_graphql::Request> {
+        *self.operation_name.lock().expect("not poisoned") = request.operation_name.clone();
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let name = self.operation_name.lock().expect("not poisoned").clone();
+        let op = doc
+            .operations
+            .iter()
+            .find(|(n, _)| match (&name, n) {
+                (Some(wanted), Some(n)) => n.as_str() == wanted,
+                (None, _) => true,
+                (Some(_), None) => false,
+            })
+            .map(|(_, op)| op.node.ty);
+        if let Some(ty) = op {
+            graphql_operation(match ty {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            });
+        }
+        Ok(doc)
+    }
+}

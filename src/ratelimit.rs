@@ -1,0 +1,541 @@
+//! Rate limiting: GCRA limits (a token bucket without a refill task) keyed by client IP, user and
+//! login attempt, shared by all replicas through Redis when `REDIS_URL` is set.
+//!
+//! Policy (limits in [`crate::config::RateLimits`], all off with `BOOKSTORE_RATE_LIMIT=off`):
+//! - Every request counts against its client IP (`ip`), and a request with a bearer token whose
+//!   signature checks out also against its user (`user`). Probes (`/healthz`, `/readyz`,
+//!   `/metrics`) are exempt. This is `crate::http::ratelimit`'s middleware, in front of both doors.
+//! - A password login (`POST /v1/token`, the GraphQL `login` mutation) counts against the client
+//!   IP + username (`login`) and the client IP (`login_ip`), in [`crate::App::login`], so both
+//!   doors share one budget.
+//! - A refused request is a 429 problem with `Retry-After` (GraphQL: `RATE_LIMITED`).
+//!
+//! Storage: with Redis, one GCRA state per key in Redis, updated by one Lua script with Redis's
+//! own clock, so every replica sees the same budget. Without Redis, or while Redis fails (errors
+//! and time-outs, bounded at [`REDIS_TIMEOUT`]), the in-process limiter (`governor`) decides: a
+//! Redis outage loosens the limits to per-process ones and never fails a request.
+//!
+//! The client IP is the TCP peer, or, when the peer is one of `BOOKSTORE_TRUSTED_PROXIES`, the
+//! right-most `X-Forwarded-For` entry that is not a trusted proxy (the left part of the header is
+//! whatever the client wrote, so it is never believed).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
+use http::HeaderMap;
+use redis::aio::ConnectionManager;
+
+use crate::config::{RateLimits, RateQuota};
+
+/// Longest wait for Redis before the in-process limiter decides instead.
+pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// After a failed connection attempt, Redis is not tried again for this long.
+const REDIS_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// The client's address as the rate limiter sees it (a request extension, and GraphQL request
+/// data): the TCP peer, or the forwarded client when the peer is a trusted proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Ip,
+    User,
+    Login,
+    LoginIp,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Ip, Scope::User, Scope::Login, Scope::LoginIp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ip => "ip",
+            Scope::User => "user",
+            Scope::Login => "login",
+            Scope::LoginIp => "login_ip",
+        }
+    }
+
+    fn quota(self, limits: &RateLimits) -> RateQuota {
+        match self {
+            Scope::Ip => limits.ip,
+            Scope::User => limits.user,
+            Scope::Login => limits.login,
+            Scope::LoginIp => limits.login_ip,
+        }
+    }
+}
+
+/// A refusal: try again after this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub retry_after: Duration,
+}
+
+impl Refused {
+    /// Whole seconds for `Retry-After`, rounded up, at least 1.
+    pub fn retry_after_secs(&self) -> u64 {
+        let ms = self.retry_after.as_millis() as u64;
+        ms.div_ceil(1000).max(1)
+    }
+}
+
+/// An IP network (`10.0.0.0/8`, `::1/128`); a bare address is a /32 or /128.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or CIDR"))?;
+        let addr = addr.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?} has a bad prefix length"))?,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` is believed.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    pub fn parse(entries: &[String]) -> anyhow::Result<TrustedProxies> {
+        entries
+            .iter()
+            .map(|e| {
+                e.parse::<IpNet>()
+                    .map_err(|m| anyhow::anyhow!("BOOKSTORE_TRUSTED_PROXIES: {m}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(TrustedProxies)
+    }
+
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|n| n.contains(ip))
+    }
+
+    /// The client behind `peer`: `peer` itself unless it is trusted; otherwise the right-most
+    /// `X-Forwarded-For` hop that is not trusted (or the left-most hop, when all are trusted).
+    /// A malformed hop stops the walk at the last good address.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = peer.to_canonical();
+        if !self.is_trusted(peer) {
+            return peer;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            match parse_hop(hop) {
+                Some(ip) => {
+                    client = ip;
+                    if !self.is_trusted(ip) {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        client
+    }
+}
+
+/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:80`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(sa) = hop.parse::<std::net::SocketAddr>() {
+        return Some(sa.ip().to_canonical());
+    }
+    None
+}
+
+/// GCRA in Redis: KEYS[1] holds the theoretical arrival time (ms, Redis clock). ARGV: the
+/// interval between requests in ms, the burst. Returns {1, 0} when allowed, else {0, wait ms}.
+const GCRA_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - interval * burst
+if now < allow_at then
+  return {0, math.ceil(allow_at - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1000)
+return {1, 0}
+";
+
+struct RedisLimiter {
+    client: redis::Client,
+    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    last_failed_connect: Mutex<Option<Instant>>,
+    script: redis::Script,
+    last_warning: AtomicU64,
+    started: Instant,
+}
+
+impl RedisLimiter {
+    async fn connection(&self) -> Option<ConnectionManager> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Some(c.clone());
+        }
+        {
+            let last = self.last_failed_connect.lock().expect("not poisoned");
+            if last.is_some_and(|t| t.elapsed() < REDIS_RETRY_AFTER) {
+                return None;
+            }
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(REDIS_TIMEOUT)
+            .set_response_timeout(REDIS_TIMEOUT)
+            .set_number_of_retries(1);
+        let made = tokio::time::timeout(
+            REDIS_TIMEOUT * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await;
+        match made {
+            Ok(Ok(c)) => {
+                *slot = Some(c.clone());
+                Some(c)
+            }
+            Ok(Err(e)) => {
+                self.warn(&format!("cannot connect: {e}"));
+                *self.last_failed_connect.lock().expect("not poisoned") = Some(Instant::now());
+                None
+            }
+            Err(_) => {
+                self.warn("connecting timed out");
+                *self.last_failed_connect.lock().expect("not poisoned") = Some(Instant::now());
+                None
+            }
+        }
+    }
+
+    /// `Some(decision)` from Redis, `None` when Redis could not decide.
+    async fn check(&self, key: &str, quota: RateQuota) -> Option<Result<(), Refused>> {
+        let mut conn = self.connection().await?;
+        let interval_ms = quota.interval().as_secs_f64() * 1000.0;
+        let mut invocation = self.script.key(key);
+        invocation.arg(interval_ms).arg(quota.burst);
+        let answer: Result<Result<(i64, i64), redis::RedisError>, _> =
+            tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn)).await;
+        match answer {
+            Ok(Ok((1, _))) => Some(Ok(())),
+            Ok(Ok((_, wait_ms))) => Some(Err(Refused {
+                retry_after: Duration::from_millis(wait_ms.max(1) as u64),
+            })),
+            Ok(Err(e)) => {
+                self.warn(&format!("command failed: {e}"));
+                None
+            }
+            Err(_) => {
+                self.warn("command timed out");
+                None
+            }
+        }
+    }
+
+    /// Logs a Redis problem at most every 30 s.
+    fn warn(&self, what: &str) {
+        crate::metrics::rate_limit_redis_error();
+        let now = self.started.elapsed().as_secs() + 1;
+        let last = self.last_warning.load(Ordering::Relaxed);
+        if (last == 0 || now >= last + 30)
+            && self
+                .last_warning
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                problem = what,
+                "rate limiter: Redis unavailable, using the in-process limits"
+            );
+        }
+    }
+}
+
+/// The limiter of one process: in-process GCRA per scope, and Redis when configured.
+pub struct RateLimiter {
+    enabled: bool,
+    limits: RateLimits,
+    local: HashMap<Scope, DefaultKeyedRateLimiter<String>>,
+    redis: Option<RedisLimiter>,
+    proxies: TrustedProxies,
+    checks: AtomicU64,
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("enabled", &self.enabled)
+            .field("limits", &self.limits)
+            .field("redis", &self.redis.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn governor_quota(q: RateQuota) -> Quota {
+    let burst = NonZeroU32::new(q.burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(q.interval().max(Duration::from_nanos(1)))
+        .expect("a non-zero period")
+        .allow_burst(burst)
+}
+
+impl RateLimiter {
+    /// Builds the limiter; a bad `BOOKSTORE_TRUSTED_PROXIES` entry or `REDIS_URL` is an error.
+    pub fn new(
+        enabled: bool,
+        limits: RateLimits,
+        redis_url: Option<&str>,
+        trusted_proxies: &[String],
+    ) -> anyhow::Result<RateLimiter> {
+        let proxies = TrustedProxies::parse(trusted_proxies)?;
+        let local = Scope::ALL
+            .iter()
+            .map(|s| {
+                (
+                    *s,
+                    DefaultKeyedRateLimiter::keyed(governor_quota(s.quota(&limits))),
+                )
+            })
+            .collect();
+        let redis = match redis_url {
+            Some(url) if enabled => Some(RedisLimiter {
+                client: redis::Client::open(url)
+                    .map_err(|e| anyhow::anyhow!("REDIS_URL is invalid: {e}"))?,
+                conn: tokio::sync::Mutex::new(None),
+                last_failed_connect: Mutex::new(None),
+                script: redis::Script::new(GCRA_LUA),
+                last_warning: AtomicU64::new(0),
+                started: Instant::now(),
+            }),
+            _ => None,
+        };
+        Ok(RateLimiter {
+            enabled,
+            limits,
+            local,
+            redis,
+            proxies,
+            checks: AtomicU64::new(0),
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.proxies
+    }
+
+    /// Counts one request against `scope`/`key`; `Err` when it is over the limit.
+    pub async fn check(&self, scope: Scope, key: &str) -> Result<(), Refused> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let quota = scope.quota(&self.limits);
+        let decision = match &self.redis {
+            Some(redis) => {
+                let redis_key = format!("{}{}:{key}", self.limits.redis_prefix, scope.as_str());
+                match redis.check(&redis_key, quota).await {
+                    Some(d) => d,
+                    None => self.check_local(scope, key),
+                }
+            }
+            None => self.check_local(scope, key),
+        };
+        if decision.is_err() {
+            crate::metrics::rate_limited(scope.as_str());
+        }
+        decision
+    }
+
+    fn check_local(&self, scope: Scope, key: &str) -> Result<(), Refused> {
+        let limiter = &self.local[&scope];
+        // Forget idle keys now and then, so the maps stay small.
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            for l in self.local.values() {
+                l.retain_recent();
+                l.shrink_to_fit();
+            }
+        }
+        limiter.check_key(&key.to_owned()).map_err(|not_until| {
+            let clock = governor::clock::DefaultClock::default();
+            Refused {
+                retry_after: not_until.wait_time_from(clock.now()),
+            }
+        })
+    }
+
+    /// The login budget: client IP + username, and client IP alone.
+    pub async fn check_login(&self, client: Option<IpAddr>, username: &str) -> Result<(), Refused> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let ip = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        // Usernames are case-folded and bounded, so spelling variants share one budget.
+        let user: String = username.trim().to_lowercase().chars().take(64).collect();
+        let per_user = self.check(Scope::Login, &format!("{ip}|{user}")).await;
+        let per_ip = self.check(Scope::LoginIp, &ip).await;
+        match (per_user, per_ip) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(a), Err(b)) => Err(if a.retry_after > b.retry_after { a } else { b }),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn proxies(list: &[&str]) -> TrustedProxies {
+        TrustedProxies::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn cidrs_match() {
+        let n: IpNet = "10.0.0.0/8".parse().unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(!n.contains("11.0.0.1".parse().unwrap()));
+        assert!(n.contains("::ffff:10.0.0.1".parse().unwrap()));
+        let n: IpNet = "2001:db8::/32".parse().unwrap();
+        assert!(n.contains("2001:db8:1::1".parse().unwrap()));
+        assert!(!n.contains("2001:db9::1".parse().unwrap()));
+        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("192.0.2.1".parse().unwrap()));
+        let one: IpNet = "127.0.0.1".parse().unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nope", "::1/129", "1.2.3.4/x"] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let p = proxies(&["127.0.0.1", "10.0.0.0/8"]);
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.7".parse().unwrap();
+        // Untrusted peer: its header is ignored.
+        assert_eq!(p.client_ip(stranger, &xff(&["203.0.113.9"])), stranger);
+        // Trusted peer: the right-most untrusted hop, whatever the client put on the left.
+        assert_eq!(
+            p.client_ip(peer, &xff(&["1.1.1.1, 203.0.113.9, 10.0.0.5"])),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // Several headers count as one list.
+        assert_eq!(
+            p.client_ip(peer, &xff(&["1.1.1.1", "203.0.113.9:4711"])),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
+        // No header: the proxy itself.
+        assert_eq!(p.client_ip(peer, &HeaderMap::new()), peer);
+        // Garbage stops the walk at the last good hop.
+        assert_eq!(
+            p.client_ip(peer, &xff(&["203.0.113.9, garbage"])),
+            peer,
+            "a malformed right-most hop is not skipped"
+        );
+        assert_eq!(
+            p.client_ip(peer, &xff(&["[2001:db8::1]:80"])),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn local_limits_refuse_with_a_retry_hint() {
+        let limits = RateLimits {
+            ip: RateQuota::new(1, Duration::from_secs(60), 2),
+            ..RateLimits::default()
+        };
+        let l = RateLimiter::new(true, limits, None, &[]).unwrap();
+        assert!(l.check(Scope::Ip, "a").await.is_ok());
+        assert!(l.check(Scope::Ip, "a").await.is_ok());
+        let refused = l.check(Scope::Ip, "a").await.unwrap_err();
+        assert!(
+            (59..=60).contains(&refused.retry_after_secs()),
+            "{refused:?}"
+        );
+        // Other keys have their own budget.
+        assert!(l.check(Scope::Ip, "b").await.is_ok());
+        // Off means off.
+        let off = RateLimiter::new(false, RateLimits::default(), None, &[]).unwrap();
+        for _ in 0..1000 {
+            assert!(off.check(Scope::Login, "x").await.is_ok());
+        }
+    }
+}
