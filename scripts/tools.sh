@@ -7,6 +7,7 @@
 #     lint       the rustfmt and clippy components
 #     diesel     diesel_cli with only the PostgreSQL backend (the tests run `diesel print-schema`)
 #     chromium   Debian's chromium and chromium-driver (for browser tests)
+#     nginx      Debian's nginx (for tests that put nginx in front of several servers)
 #     make       GNU make
 set -euo pipefail
 
@@ -66,6 +67,8 @@ need_chromium() {
   apt_install chromium chromium-driver
 }
 
+need_nginx() { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx-light; }
+
 need_make() { command -v make >/dev/null || apt_install make; }
 
 need_rust
@@ -75,8 +78,9 @@ for tool in "$@"; do
     lint) need_component fmt rustfmt; need_component clippy clippy ;;
     diesel) need_diesel ;;
     chromium) need_chromium ;;
+    nginx) need_nginx ;;
     make) need_make ;;
-    *) die "unknown tool '$tool' (known: rust lint diesel chromium make)" ;;
+    *) die "unknown tool '$tool' (known: rust lint diesel chromium nginx make)" ;;
   esac
 done
 say "ready: $(cargo --version)${*:+; checked: $*}"
