@@ -7,6 +7,7 @@ mod process;
 mod auth;
 mod authors;
 mod books;
+mod cluster;
 mod hardening;
 mod logging;
 mod magazines;
