@@ -31,7 +31,8 @@ apt_install() {
     APT_UPDATED=1
   fi
   say "installing $*"
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null \
+  # RUNLEVEL=1: do not start packaged services (e.g. nginx on port 80); the scripts run their own.
+  RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null \
     || die "apt-get install $* failed; install it by hand and run this again"
 }
 
