@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{Db, QueryStats};
 use crate::service::auth::AuthKeys;
@@ -13,6 +14,7 @@ pub struct App {
     pub db: Db,
     pub auth: AuthKeys,
     pub events: Events,
+    pub cache: Arc<Cache>,
     pub limiter: crate::ratelimit::RateLimiter,
     pub shutdown: crate::server::Shutdown,
 }
@@ -28,6 +30,11 @@ impl App {
             config.statement_timeout,
         )?;
         let auth = AuthKeys::new(&config);
+        let config_cache = (
+            config.cache_enabled,
+            config.redis_url.clone(),
+            config.cache_prefix.clone(),
+        );
         crate::http::hardening::cors(&config)?;
         let limiter = crate::ratelimit::RateLimiter::new(
             config.rate_limit_enabled,
@@ -42,6 +49,11 @@ impl App {
             db,
             auth,
             events: Events::new(),
+            cache: Arc::new(Cache::new(
+                config_cache.0,
+                config_cache.1.as_deref(),
+                &config_cache.2,
+            )),
         }))
     }
 }

@@ -13,6 +13,7 @@
 //! | `DATABASE_POOL_TIMEOUT_MS` | longest wait for a pooled connection before a 503 | `2000` |
 //! | `DATABASE_STATEMENT_TIMEOUT_MS` | PostgreSQL `statement_timeout` per connection | `5000` |
 //! | `BOOKSTORE_CACHE` | `on` or `off` | `on` |
+//! | `BOOKSTORE_CACHE_PREFIX` | prefix of cache keys in Redis (several deployments can share one Redis) | `bs` |
 //! | `BOOKSTORE_RATE_LIMIT` | `on` or `off` (off: no limit at all, for benchmarks) | `on` |
 //! | `BOOKSTORE_RATE_LIMIT_IP` | requests per client IP, as `COUNT/UNIT,BURST` (UNIT `s`, `min` or `h`) | `50/s,200` |
 //! | `BOOKSTORE_RATE_LIMIT_USER` | requests per signed-in user (token `sub`), same form | `50/s,200` |
@@ -63,6 +64,8 @@ pub struct Config {
     pub pool_timeout: Duration,
     pub statement_timeout: Duration,
     pub cache_enabled: bool,
+    /// Prefix of every cache key in Redis (lets several deployments share one Redis).
+    pub cache_prefix: String,
     pub rate_limit_enabled: bool,
     pub rate_limits: RateLimits,
     pub tls_cert: Option<String>,
@@ -214,6 +217,7 @@ impl Config {
                 5000u64,
             )?),
             cache_enabled: on_off("BOOKSTORE_CACHE", true)?,
+            cache_prefix: var("BOOKSTORE_CACHE_PREFIX").unwrap_or_else(|| "bs".into()),
             rate_limit_enabled: on_off("BOOKSTORE_RATE_LIMIT", true)?,
             rate_limits: RateLimits::from_env()?,
             tls_cert: var("BOOKSTORE_TLS_CERT"),
@@ -268,6 +272,7 @@ impl Config {
             pool_timeout: Duration::from_millis(2000),
             statement_timeout: Duration::from_millis(5000),
             cache_enabled: true,
+            cache_prefix: "bs".into(),
             rate_limit_enabled: false,
             rate_limits: RateLimits::default(),
             tls_cert: None,

@@ -2,6 +2,7 @@
 //! over one service layer and one diesel-async PostgreSQL repository.
 
 pub mod app;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod domain;

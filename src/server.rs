@@ -36,7 +36,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     state
         .events
-        .spawn_listener(state.config.database_url.clone());
+        .spawn_listener(state.config.database_url.clone(), state.cache.clone());
     let app = crate::router(state.clone());
     crate::metrics::spawn_upkeep();
     let shutdown = state.shutdown.clone();

@@ -15,12 +15,18 @@ pub struct Breaker {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Breaker {
     pub fn new() -> Breaker {
-        Breaker { open_until_ms: AtomicU64::new(0), probing: AtomicBool::new(false) }
+        Breaker {
+            open_until_ms: AtomicU64::new(0),
+            probing: AtomicBool::new(false),
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -37,7 +43,9 @@ impl Breaker {
             return false;
         }
         // Half-open: one caller probes, the others keep going to PostgreSQL.
-        self.probing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        self.probing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
     }
 
     pub fn success(&self) {
@@ -48,7 +56,11 @@ impl Breaker {
     }
 
     pub fn failure(&self) {
-        if self.open_until_ms.swap(now_ms() + COOL_DOWN.as_millis() as u64, Ordering::Relaxed) == 0 {
+        if self
+            .open_until_ms
+            .swap(now_ms() + COOL_DOWN.as_millis() as u64, Ordering::Relaxed)
+            == 0
+        {
             tracing::warn!("redis unavailable: serving from PostgreSQL for a while");
         }
         self.probing.store(false, Ordering::Release);

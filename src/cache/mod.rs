@@ -59,12 +59,13 @@ pub enum CacheKey {
 }
 
 impl CacheKey {
-    pub fn render(&self) -> String {
+    /// `<prefix>:<schema version>:<kind>:<id>`, e.g. `bs:v1:book:9780000000019`.
+    pub fn render(&self, prefix: &str) -> String {
         match self {
-            CacheKey::Book(isbn) => format!("bs:{SCHEMA_VERSION}:book:{isbn}"),
-            CacheKey::Author(id) => format!("bs:{SCHEMA_VERSION}:author:{id}"),
-            CacheKey::Magazine(id) => format!("bs:{SCHEMA_VERSION}:magazine:{id}"),
-            CacheKey::PersistedQuery(hash) => format!("bs:{SCHEMA_VERSION}:apq:{hash}"),
+            CacheKey::Book(isbn) => format!("{prefix}:{SCHEMA_VERSION}:book:{isbn}"),
+            CacheKey::Author(id) => format!("{prefix}:{SCHEMA_VERSION}:author:{id}"),
+            CacheKey::Magazine(id) => format!("{prefix}:{SCHEMA_VERSION}:magazine:{id}"),
+            CacheKey::PersistedQuery(hash) => format!("{prefix}:{SCHEMA_VERSION}:apq:{hash}"),
         }
     }
 }
@@ -101,7 +102,12 @@ enum LocalEntry {
 enum Backend {
     Off,
     Local(moka::future::Cache<String, LocalEntry>),
-    Redis { url: String, conn: OnceCell<ConnectionManager>, breaker: Breaker, pending: Mutex<HashSet<String>> },
+    Redis {
+        url: String,
+        conn: OnceCell<ConnectionManager>,
+        breaker: Breaker,
+        pending: Mutex<HashSet<String>>,
+    },
 }
 
 #[derive(Default)]
@@ -112,17 +118,21 @@ pub struct CacheCounters {
 }
 
 pub struct Cache {
+    prefix: String,
     backend: Backend,
     pub flights: SingleFlight,
     pub counters: CacheCounters,
 }
 
 impl Cache {
-    pub fn new(enabled: bool, redis_url: Option<&str>) -> Cache {
+    pub fn new(enabled: bool, redis_url: Option<&str>, prefix: &str) -> Cache {
         let backend = match (enabled, redis_url) {
             (false, _) => Backend::Off,
             (true, None) => Backend::Local(
-                moka::future::Cache::builder().max_capacity(50_000).time_to_live(VALUE_TTL).build(),
+                moka::future::Cache::builder()
+                    .max_capacity(50_000)
+                    .time_to_live(VALUE_TTL)
+                    .build(),
             ),
             (true, Some(url)) => Backend::Redis {
                 url: url.to_owned(),
@@ -131,7 +141,17 @@ impl Cache {
                 pending: Mutex::new(HashSet::new()),
             },
         };
-        Cache { backend, flights: SingleFlight::default(), counters: CacheCounters::default() }
+        Cache {
+            prefix: prefix.to_owned(),
+            backend,
+            flights: SingleFlight::default(),
+            counters: CacheCounters::default(),
+        }
+    }
+
+    /// The full key of `key` in this cache.
+    pub fn key(&self, key: &CacheKey) -> String {
+        key.render(&self.prefix)
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -165,7 +185,9 @@ impl Cache {
     pub async fn ping(&self) -> bool {
         match &self.backend {
             Backend::Redis { .. } => self
-                .redis(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+                .redis(
+                    |mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await },
+                )
                 .await
                 .is_some(),
             _ => true,
@@ -189,21 +211,33 @@ impl Cache {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let Backend::Redis { url, conn, breaker, pending } = &self.backend else {
+        let Backend::Redis {
+            url,
+            conn,
+            breaker,
+            pending,
+        } = &self.backend
+        else {
             return None;
         };
         if !breaker.allow() {
             return None;
         }
-        let manager = match tokio::time::timeout(COMMAND_TIMEOUT * 4, conn.get_or_try_init(|| connect(url))).await {
-            Ok(Ok(m)) => m.clone(),
-            _ => {
-                breaker.failure();
-                return None;
-            }
-        };
+        let manager =
+            match tokio::time::timeout(COMMAND_TIMEOUT * 4, conn.get_or_try_init(|| connect(url)))
+                .await
+            {
+                Ok(Ok(m)) => m.clone(),
+                _ => {
+                    breaker.failure();
+                    return None;
+                }
+            };
         // Replay invalidations that could not be written while Redis was away.
-        let replay: Vec<String> = pending.lock().map(|mut p| p.drain().collect()).unwrap_or_default();
+        let replay: Vec<String> = pending
+            .lock()
+            .map(|mut p| p.drain().collect())
+            .unwrap_or_default();
         if !replay.is_empty() {
             let ok = write_tombstones(manager.clone(), &replay).await;
             if !ok {
@@ -213,7 +247,10 @@ impl Cache {
                 breaker.failure();
                 return None;
             }
-            tracing::info!(keys = replay.len(), "replayed cache invalidations after a Redis outage");
+            tracing::info!(
+                keys = replay.len(),
+                "replayed cache invalidations after a Redis outage"
+            );
         }
         match tokio::time::timeout(COMMAND_TIMEOUT, op(manager)).await {
             Ok(Ok(v)) => {
@@ -243,7 +280,7 @@ impl Cache {
             Backend::Local(cache) => {
                 let mut out = Vec::with_capacity(keys.len());
                 for k in keys {
-                    out.push(match cache.get(&k.render()).await {
+                    out.push(match cache.get(&self.key(k)).await {
                         Some(LocalEntry::Value(b)) => Some(b),
                         _ => None,
                     });
@@ -251,9 +288,12 @@ impl Cache {
                 Some(out)
             }
             Backend::Redis { .. } => {
-                let rendered: Vec<String> = keys.iter().map(CacheKey::render).collect();
+                let rendered: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
                 self.redis(|mut c| async move {
-                    redis::cmd("MGET").arg(&rendered).query_async::<Vec<Option<Vec<u8>>>>(&mut c).await
+                    redis::cmd("MGET")
+                        .arg(&rendered)
+                        .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
+                        .await
                 })
                 .await
                 .map(|vals| {
@@ -266,9 +306,17 @@ impl Cache {
         match result {
             Some(vals) => {
                 for v in &vals {
-                    self.count(if v.is_some() { Outcome::Hit } else { Outcome::Miss });
+                    self.count(if v.is_some() {
+                        Outcome::Hit
+                    } else {
+                        Outcome::Miss
+                    });
                 }
-                let outcome = if vals.iter().all(Option::is_some) { Outcome::Hit } else { Outcome::Miss };
+                let outcome = if vals.iter().all(Option::is_some) {
+                    Outcome::Hit
+                } else {
+                    Outcome::Miss
+                };
                 (vals, outcome)
             }
             None => {
@@ -292,7 +340,7 @@ impl Cache {
             Backend::Off => {}
             Backend::Local(cache) => {
                 for (k, v) in entries {
-                    let key = k.render();
+                    let key = self.key(&k);
                     match cache.get(&key).await {
                         Some(LocalEntry::Tombstone(at)) if at.elapsed() < TOMBSTONE_TTL => {}
                         _ => cache.insert(key, LocalEntry::Value(v)).await,
@@ -301,10 +349,17 @@ impl Cache {
             }
             Backend::Redis { .. } => {
                 let ttl = VALUE_TTL.as_millis() as u64;
+                let key_of = |k: &CacheKey| self.key(k);
                 self.redis(|mut c| async move {
                     let mut pipe = redis::pipe();
                     for (k, v) in &entries {
-                        pipe.cmd("SET").arg(k.render()).arg(v.as_ref()).arg("NX").arg("PX").arg(ttl).ignore();
+                        pipe.cmd("SET")
+                            .arg(key_of(k))
+                            .arg(v.as_ref())
+                            .arg("NX")
+                            .arg("PX")
+                            .arg(ttl)
+                            .ignore();
                     }
                     pipe.query_async::<()>(&mut c).await
                 })
@@ -318,7 +373,7 @@ impl Cache {
         if keys.is_empty() {
             return;
         }
-        let rendered: Vec<String> = keys.iter().map(CacheKey::render).collect();
+        let rendered: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
         for k in &rendered {
             self.flights.forget(k);
         }
@@ -337,7 +392,10 @@ impl Cache {
                             if write_tombstones(c, &keys).await {
                                 Ok(())
                             } else {
-                                Err(redis::RedisError::from((redis::ErrorKind::IoError, "tombstones not written")))
+                                Err(redis::RedisError::from((
+                                    redis::ErrorKind::IoError,
+                                    "tombstones not written",
+                                )))
                             }
                         }
                     })
@@ -361,12 +419,14 @@ impl Cache {
         if let Backend::Local(cache) = &self.backend {
             for k in rendered_keys {
                 self.flights.forget(k);
-                cache.insert(k.clone(), LocalEntry::Tombstone(Instant::now())).await;
+                cache
+                    .insert(k.clone(), LocalEntry::Tombstone(Instant::now()))
+                    .await;
             }
         }
     }
 
-        /// Empties the in-process cache (after the invalidation listener reconnects).
+    /// Empties the in-process cache (after the invalidation listener reconnects).
     pub fn clear_local(&self) {
         if let Backend::Local(cache) = &self.backend {
             cache.invalidate_all();
@@ -377,15 +437,20 @@ impl Cache {
     pub async fn get_string(&self, key: &CacheKey) -> Option<String> {
         match &self.backend {
             Backend::Off => None,
-            Backend::Local(cache) => match cache.get(&key.render()).await {
+            Backend::Local(cache) => match cache.get(&self.key(key)).await {
                 Some(LocalEntry::Value(b)) => String::from_utf8(b.to_vec()).ok(),
                 _ => None,
             },
             Backend::Redis { .. } => {
-                let k = key.render();
-                self.redis(|mut c| async move { redis::cmd("GET").arg(k).query_async::<Option<String>>(&mut c).await })
-                    .await
-                    .flatten()
+                let k = self.key(key);
+                self.redis(|mut c| async move {
+                    redis::cmd("GET")
+                        .arg(k)
+                        .query_async::<Option<String>>(&mut c)
+                        .await
+                })
+                .await
+                .flatten()
             }
         }
     }
@@ -393,11 +458,21 @@ impl Cache {
     pub async fn set_string(&self, key: &CacheKey, value: String, ttl: Duration) {
         match &self.backend {
             Backend::Off => {}
-            Backend::Local(cache) => cache.insert(key.render(), LocalEntry::Value(Bytes::from(value))).await,
+            Backend::Local(cache) => {
+                cache
+                    .insert(self.key(key), LocalEntry::Value(Bytes::from(value)))
+                    .await
+            }
             Backend::Redis { .. } => {
-                let k = key.render();
+                let k = self.key(key);
                 self.redis(|mut c| async move {
-                    redis::cmd("SET").arg(k).arg(value).arg("PX").arg(ttl.as_millis() as u64).query_async::<()>(&mut c).await
+                    redis::cmd("SET")
+                        .arg(k)
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ttl.as_millis() as u64)
+                        .query_async::<()>(&mut c)
+                        .await
                 })
                 .await;
             }
@@ -417,7 +492,15 @@ async fn connect(url: &str) -> redis::RedisResult<ConnectionManager> {
 async fn write_tombstones(mut c: ConnectionManager, keys: &[String]) -> bool {
     let mut pipe = redis::pipe();
     for k in keys {
-        pipe.cmd("SET").arg(k).arg(TOMBSTONE).arg("PX").arg(TOMBSTONE_TTL.as_millis() as u64).ignore();
+        pipe.cmd("SET")
+            .arg(k)
+            .arg(TOMBSTONE)
+            .arg("PX")
+            .arg(TOMBSTONE_TTL.as_millis() as u64)
+            .ignore();
     }
-    matches!(tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut c)).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut c)).await,
+        Ok(Ok(()))
+    )
 }

@@ -24,7 +24,9 @@ impl SingleFlight {
     {
         let cell: Cell<T> = {
             let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = map.entry(key.to_owned()).or_insert_with(|| Arc::new(Cell::<T>::default()));
+            let entry = map
+                .entry(key.to_owned())
+                .or_insert_with(|| Arc::new(Cell::<T>::default()));
             match entry.clone().downcast::<OnceCell<T>>() {
                 Ok(cell) => cell,
                 Err(_) => {
@@ -52,7 +54,10 @@ impl SingleFlight {
 
     /// A write happened: new readers must not join a load that may have read the old row.
     pub fn forget(&self, key: &str) {
-        self.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 }
 

@@ -103,6 +103,69 @@ fn graphql_refusal(status: StatusCode, message: &str, code: &str) -> Response {
         .into_response()
 }
 
+/// Automatic persisted queries (Apollo's `persistedQuery` extension, version 1), stored in the
+/// shared cache (Redis when configured) so they work across replicas: a request with only the
+/// hash gets the stored query, or `PERSISTED_QUERY_NOT_FOUND` so the client sends it once in full.
+async fn persisted_query(
+    app: &AppState,
+    mut request: async_graphql::Request,
+) -> Result<async_graphql::Request, Response> {
+    let Some(ext) = request.extensions.remove("persistedQuery") else {
+        return Ok(request);
+    };
+    let ext = ext.into_json().unwrap_or_default();
+    let version = ext.get("version").and_then(|v| v.as_i64());
+    let hash = ext
+        .get("sha256Hash")
+        .and_then(|v| v.as_str())
+        .map(str::to_ascii_lowercase);
+    let (Some(1), Some(hash)) = (version, hash) else {
+        return Err(graphql_refusal(
+            StatusCode::BAD_REQUEST,
+            "persistedQuery needs version 1 and a sha256Hash",
+            "BAD_USER_INPUT",
+        ));
+    };
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(graphql_refusal(
+            StatusCode::BAD_REQUEST,
+            "sha256Hash must be 64 hex digits",
+            "BAD_USER_INPUT",
+        ));
+    }
+    let key = crate::cache::CacheKey::PersistedQuery(hash.clone());
+    if request.query.is_empty() {
+        return match app.cache.get_string(&key).await {
+            Some(query) => {
+                request.query = query;
+                Ok(request)
+            }
+            None => Err(graphql_refusal(
+                StatusCode::OK,
+                "PersistedQueryNotFound",
+                "PERSISTED_QUERY_NOT_FOUND",
+            )),
+        };
+    }
+    use sha2::Digest;
+    let actual = format!("{:x}", sha2::Sha256::digest(request.query.as_bytes()));
+    if actual != hash {
+        return Err(graphql_refusal(
+            StatusCode::BAD_REQUEST,
+            "provided sha256Hash does not match the query",
+            "BAD_USER_INPUT",
+        ));
+    }
+    app.cache
+        .set_string(
+            &key,
+            request.query.clone(),
+            std::time::Duration::from_secs(24 * 3600),
+        )
+        .await;
+    Ok(request)
+}
+
 async fn execute(
     state: &GraphqlState,
     headers: &HeaderMap,
@@ -124,14 +187,24 @@ async fn execute(
         actor: None,
         stats: stats.clone(),
     };
-    let mut request = request;
+    let mut request = match persisted_query(&state.app, request).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
     if let Some(Extension(client)) = client {
         request = request.data(client);
     }
+    let (spawner, batches) = loaders::local_spawner();
     let request = request
         .data(RequestAuth::new(token, stats))
-        .data(Loaders::new(&state.app, &ctx));
-    let mut response = state.schema.execute(request).await;
+        .data(Loaders::new(
+            &state.app,
+            &ctx,
+            spawner,
+            std::time::Duration::ZERO,
+        ));
+    let mut response =
+        loaders::run_with_local_batches(state.schema.execute(request), batches).await;
     // Errors raised before execution (syntax, validation, limits) carry no code yet.
     for e in &mut response.errors {
         let ext = e.extensions.get_or_insert_with(Default::default);
@@ -250,10 +323,8 @@ async fn graphql_ws(
             // GraphQL writes into a channel; the pump below forwards to the socket and, on
             // shutdown, sends the close frame itself.
             let (tx, rx) = futures::channel::mpsc::channel::<axum::extract::ws::Message>(16);
-            let input = futures::StreamExt::take_until(
-                ws_stream,
-                shutdown.token.clone().cancelled_owned(),
-            );
+            let input =
+                futures::StreamExt::take_until(ws_stream, shutdown.token.clone().cancelled_owned());
             let pump = pump_to_socket(rx, ws_sink, shutdown.token.clone());
             let graphql = GraphQLWebSocket::new_with_pair(tx, input, schema, protocol)
                 .on_connection_init(move |payload| async move {
@@ -290,7 +361,13 @@ async fn graphql_ws(
                         stats: stats.clone(),
                     };
                     let mut data = async_graphql::Data::default();
-                    data.insert(Loaders::new(&app, &ctx));
+                    let spawner: loaders::Spawner = Arc::new(|f| drop(tokio::spawn(f)));
+                    data.insert(Loaders::new(
+                        &app,
+                        &ctx,
+                        spawner,
+                        std::time::Duration::from_millis(1),
+                    ));
                     data.insert(RequestAuth::authenticated(actor, stats));
                     data.insert(SubscriptionCount::default());
                     if let Some(client) = client {

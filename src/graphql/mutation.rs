@@ -42,7 +42,7 @@ impl MutationRoot {
         app(ctx)
             .create_book(&request_ctx(ctx), &input.to_json()?)
             .await
-            .map(Book)
+            .map(Book::from)
             .gql()
     }
 
@@ -65,7 +65,7 @@ impl MutationRoot {
                 true,
             )
             .await
-            .map(Book)
+            .map(Book::from)
             .gql()
     }
 

@@ -5,8 +5,9 @@ use async_graphql::{Context, Object, ID};
 use super::context::{app, request_ctx, GqlResult};
 use super::loaders::Loaders;
 use super::types::{
-    author_connection, check_first, magazine_connection, parse_id, Author, AuthorConnection, Book,
-    BookConnection, BookFilter, BookOrder, Magazine, MagazineConnection, User,
+    author_connection, check_first, full_authors_needed, load_author_map, magazine_connection,
+    parse_id, Author, AuthorConnection, Book, BookConnection, BookFilter, BookOrder, Magazine,
+    MagazineConnection, User,
 };
 use crate::domain::{BookSort, Category, SortOrder};
 use crate::repo;
@@ -24,7 +25,7 @@ impl QueryRoot {
             .books
             .load_one(isbn.into_string())
             .await?
-            .map(Book))
+            .map(Book::from))
     }
 
     #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
@@ -63,9 +64,15 @@ impl QueryRoot {
             )
             .await
             .gql()?;
-        Ok(BookConnection::new(page, |b| {
-            book_service::cursor_of(b, sort, order)
-        }))
+        let authors = if full_authors_needed(ctx) {
+            Some(load_author_map(ctx, &page.items).await?)
+        } else {
+            None
+        };
+        Ok(
+            BookConnection::new(page, |b| book_service::cursor_of(b, sort, order))
+                .with_authors(authors),
+        )
     }
 
     async fn author(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Author>> {

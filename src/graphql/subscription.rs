@@ -78,7 +78,7 @@ impl SubscriptionRoot {
                         ChangeKind::Deleted => None,
                         _ => match crate::domain::Isbn::parse(&event.isbn) {
                             Ok(isbn) => match app.book(&rctx, &isbn).await {
-                                Ok(b) => Some(Book(b)),
+                                Ok(b) => Some(Book::from(b)),
                                 Err(AppError::NotFound(_)) => None,
                                 Err(e) => return Err(e).gql(),
                             },

@@ -70,7 +70,7 @@ pub async fn get_author(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-        let author = app.author_json(&ctx, author_id_param(&id, "id")?).await?;
+    let author = app.author_json(&ctx, author_id_param(&id, "id")?).await?;
     Ok(cached_entity(&headers, author))
 }
 

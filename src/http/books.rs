@@ -12,12 +12,12 @@ use utoipa::IntoParams;
 use super::extract::{etag, if_match, if_none_match, Auth, JsonBody, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
-use crate::service::cached::CachedJson;
-use http::{HeaderName, HeaderValue};
 use crate::error::AppError;
 use crate::model::{Book, Page};
 use crate::repo::books::BookFilter;
+use crate::service::cached::CachedJson;
 use crate::service::{books::isbn_param, books::BookListArgs, PageArgs};
+use http::{HeaderName, HeaderValue};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -47,13 +47,27 @@ pub struct BooksQuery {
 pub fn cached_entity(headers: &HeaderMap, entity: CachedJson) -> Response {
     let common = [
         (header::ETAG, etag(entity.version)),
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, no-cache")),
-        (HeaderName::from_static("cache-status"), HeaderValue::from_static(entity.outcome.header_value())),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, no-cache"),
+        ),
+        (
+            HeaderName::from_static("cache-status"),
+            HeaderValue::from_static(entity.outcome.header_value()),
+        ),
     ];
     if if_none_match(headers, entity.version) {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    (common, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], entity.json).into_response()
+    (
+        common,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        entity.json,
+    )
+        .into_response()
 }
 
 pub fn created<T: serde::Serialize>(location: String, version: i32, body: &T) -> Response {
@@ -114,7 +128,7 @@ pub async fn get_book(
     Path(isbn): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-        let isbn = isbn_param(&isbn, "isbn")?;
+    let isbn = isbn_param(&isbn, "isbn")?;
     Ok(cached_entity(&headers, app.book_json(&ctx, &isbn).await?))
 }
 

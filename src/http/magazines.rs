@@ -66,7 +66,7 @@ pub async fn get_magazine(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-        let m = app.magazine_json(&ctx, id_param(&id, "id")?).await?;
+    let m = app.magazine_json(&ctx, id_param(&id, "id")?).await?;
     Ok(cached_entity(&headers, m))
 }
 

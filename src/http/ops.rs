@@ -15,7 +15,7 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     let db_ok = app.db.ping().await;
     let pool = app.db.status();
-        let (db_ok, redis_ok) = tokio::join!(async { db_ok }, app.cache.ping());
+    let (db_ok, redis_ok) = tokio::join!(async { db_ok }, app.cache.ping());
     let cache = &app.cache;
     let redis = match (app.config.redis_url.is_some(), cache.backend_name()) {
         (false, _) => "disabled",

@@ -6,7 +6,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 pub const CACHE_CHANNEL: &str = "bookstore_cache";
 
 /// Tells every process (delivered at commit) which cache keys the transaction made stale.
-pub async fn cache_invalidated(conn: &mut AsyncPgConnection, keys: &[String]) -> diesel::QueryResult<()> {
+pub async fn cache_invalidated(
+    conn: &mut AsyncPgConnection,
+    keys: &[String],
+) -> diesel::QueryResult<()> {
     diesel::sql_query("SELECT pg_notify($1, $2)")
         .bind::<Text, _>(CACHE_CHANNEL)
         .bind::<Text, _>(keys.join(" "))

@@ -4,11 +4,11 @@ use serde_json::Value;
 
 use crate::app::{App, Ctx};
 use crate::cache::CacheKey;
-use crate::service::cached::{decode_json, CachedJson};
 use crate::domain::{validate, validate::Fields, Category, SortOrder};
 use crate::error::{AppError, AppResult};
 use crate::model::{Author, Book, Page};
 use crate::repo::{self, authors::AuthorData, books::BookFilter};
+use crate::service::cached::{decode_json, CachedJson};
 use crate::service::{
     books::BookListArgs, check_version, cursor, require_role, PageArgs, ADMINS, EDITORS,
 };
@@ -59,12 +59,16 @@ pub fn author_id_param(raw: &str, param: &str) -> AppResult<i64> {
 }
 
 impl App {
-        /// One author as cached JSON (REST serves these bytes as they are).
+    /// One author as cached JSON (REST serves these bytes as they are).
     pub async fn author_json(&self, ctx: &Ctx, id: i64) -> AppResult<CachedJson> {
-        self.cached_one(CacheKey::Author(id), |a: &Author| a.version, || async move {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            Ok(repo::authors::by_id(&mut conn, id).await?)
-        })
+        self.cached_one(
+            CacheKey::Author(id),
+            |a: &Author| a.version,
+            || async move {
+                let mut conn = self.db.conn(&ctx.stats).await?;
+                Ok(repo::authors::by_id(&mut conn, id).await?)
+            },
+        )
         .await?
         .ok_or(AppError::not_found("author"))
     }
@@ -75,10 +79,16 @@ impl App {
 
     /// Many authors: one cache round trip, one statement for the misses; for loaders.
     pub async fn authors_by_ids(&self, ctx: &Ctx, ids: &[i64]) -> AppResult<Vec<Author>> {
-        self.cached_many(ids, |id| CacheKey::Author(*id), |a: &Author| a.version, |a| a.id, |missing| async move {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            Ok(repo::authors::by_ids(&mut conn, &missing).await?)
-        })
+        self.cached_many(
+            ids,
+            |id| CacheKey::Author(*id),
+            |a: &Author| a.version,
+            |a| a.id,
+            |missing| async move {
+                let mut conn = self.db.conn(&ctx.stats).await?;
+                Ok(repo::authors::by_ids(&mut conn, &missing).await?)
+            },
+        )
         .await
     }
 
@@ -203,9 +213,11 @@ impl App {
             f.finish()?;
         }
         let input = input.clone();
-                self.write_invalidating(ctx, move |c| {
+        self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
-                let version = repo::authors::lock_version(c, id).await?.ok_or(AppError::not_found("author"))?;
+                let version = repo::authors::lock_version(c, id)
+                    .await?
+                    .ok_or(AppError::not_found("author"))?;
                 check_version(expected_version, version)?;
                 let current = repo::authors::by_id(c, id)
                     .await?
@@ -216,12 +228,19 @@ impl App {
                 let data = data.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("validated author fields missing"))
                 })?;
-                                repo::authors::update(c, id, &data).await?;
-                let author = repo::authors::by_id(c, id).await?.ok_or(AppError::not_found("author"))?;
+                repo::authors::update(c, id, &data).await?;
+                let author = repo::authors::by_id(c, id)
+                    .await?
+                    .ok_or(AppError::not_found("author"))?;
                 // Cached books show their authors' names.
                 let mut stale = vec![CacheKey::Author(id)];
                 if author.name != current.name {
-                    stale.extend(repo::authors::book_isbns(c, id).await?.into_iter().map(CacheKey::Book));
+                    stale.extend(
+                        repo::authors::book_isbns(c, id)
+                            .await?
+                            .into_iter()
+                            .map(CacheKey::Book),
+                    );
                 }
                 Ok((author, stale))
             })
@@ -237,16 +256,18 @@ impl App {
         expected_version: Option<i32>,
     ) -> AppResult<()> {
         require_role(ctx, ADMINS)?;
-                self.write_invalidating(ctx, move |c| {
+        self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
-                let version = repo::authors::lock_version(c, id).await?.ok_or(AppError::not_found("author"))?;
+                let version = repo::authors::lock_version(c, id)
+                    .await?
+                    .ok_or(AppError::not_found("author"))?;
                 check_version(expected_version, version)?;
                 if repo::authors::has_books(c, id).await? {
                     return Err(AppError::Conflict(
                         "the author still has books; delete or reassign them first".into(),
                     ));
                 }
-                                repo::authors::delete(c, id).await?;
+                repo::authors::delete(c, id).await?;
                 Ok(((), vec![CacheKey::Author(id)]))
             })
         })

@@ -4,7 +4,6 @@ use serde_json::Value;
 
 use crate::app::{App, Ctx};
 use crate::cache::CacheKey;
-use crate::service::cached::{decode_json, CachedJson};
 use crate::domain::{validate, validate::Fields, BookSort, Isbn, SortOrder};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::model::{Book, Page};
@@ -12,6 +11,7 @@ use crate::repo::{
     self,
     books::{BookData, BookFilter, BookKey, SortValue},
 };
+use crate::service::cached::{decode_json, CachedJson};
 use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
 
 const BOOK_FIELDS: &[&str] = &[
@@ -79,13 +79,17 @@ pub struct BookListArgs {
 }
 
 impl App {
-        /// One book as cached JSON (REST serves these bytes as they are).
+    /// One book as cached JSON (REST serves these bytes as they are).
     pub async fn book_json(&self, ctx: &Ctx, isbn: &Isbn) -> AppResult<CachedJson> {
         let isbn = isbn.as_str().to_owned();
-        self.cached_one(CacheKey::Book(isbn.clone()), |b: &Book| b.version, || async move {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            Ok(repo::books::by_isbn(&mut conn, &isbn).await?)
-        })
+        self.cached_one(
+            CacheKey::Book(isbn.clone()),
+            |b: &Book| b.version,
+            || async move {
+                let mut conn = self.db.conn(&ctx.stats).await?;
+                Ok(repo::books::by_isbn(&mut conn, &isbn).await?)
+            },
+        )
         .await?
         .ok_or(AppError::not_found("book"))
     }
@@ -97,10 +101,16 @@ impl App {
     /// Many books by ISBN: one cache round trip, then two statements (rows, then all their
     /// authors) for the misses; for loaders.
     pub async fn books_by_isbns(&self, ctx: &Ctx, isbns: &[String]) -> AppResult<Vec<Book>> {
-        self.cached_many(isbns, |i| CacheKey::Book(i.clone()), |b: &Book| b.version, |b| b.isbn.clone(), |missing| async move {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            Ok(repo::books::by_isbns(&mut conn, &missing).await?)
-        })
+        self.cached_many(
+            isbns,
+            |i| CacheKey::Book(i.clone()),
+            |b: &Book| b.version,
+            |b| b.isbn.clone(),
+            |missing| async move {
+                let mut conn = self.db.conn(&ctx.stats).await?;
+                Ok(repo::books::by_isbns(&mut conn, &missing).await?)
+            },
+        )
         .await
     }
 
@@ -165,14 +175,16 @@ impl App {
                 "validated book fields missing"
             )));
         };
-                self.write_invalidating(ctx, move |c| {
+        self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 check_authors_exist(c, &data.author_ids).await?;
                 if repo::books::row_by_isbn(c, isbn.as_str()).await?.is_some() {
                     return Err(AppError::Conflict("a book with this ISBN exists".into()));
                 }
-                                repo::books::insert(c, isbn.as_str(), &data).await?;
-                let book = repo::books::by_isbn(c, isbn.as_str()).await?.ok_or(AppError::not_found("book"))?;
+                repo::books::insert(c, isbn.as_str(), &data).await?;
+                let book = repo::books::by_isbn(c, isbn.as_str())
+                    .await?
+                    .ok_or(AppError::not_found("book"))?;
                 // The authors' book_count changed.
                 Ok((book, stale_keys(isbn.as_str(), &data.author_ids, &[])))
             })
@@ -200,9 +212,11 @@ impl App {
             f.finish()?;
         }
         let input = input.clone();
-                self.write_invalidating(ctx, move |c| {
+        self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
-                let version = repo::books::lock_version(c, isbn.as_str()).await?.ok_or(AppError::not_found("book"))?;
+                let version = repo::books::lock_version(c, isbn.as_str())
+                    .await?
+                    .ok_or(AppError::not_found("book"))?;
                 let old_authors = repo::books::author_ids(c, isbn.as_str()).await?;
                 let current = if partial {
                     repo::books::by_isbn(c, isbn.as_str()).await?
@@ -217,9 +231,14 @@ impl App {
                 })?;
                 check_version(expected_version, version)?;
                 check_authors_exist(c, &data.author_ids).await?;
-                                repo::books::update(c, isbn.as_str(), &data).await?;
-                let book = repo::books::by_isbn(c, isbn.as_str()).await?.ok_or(AppError::not_found("book"))?;
-                Ok((book, stale_keys(isbn.as_str(), &data.author_ids, &old_authors)))
+                repo::books::update(c, isbn.as_str(), &data).await?;
+                let book = repo::books::by_isbn(c, isbn.as_str())
+                    .await?
+                    .ok_or(AppError::not_found("book"))?;
+                Ok((
+                    book,
+                    stale_keys(isbn.as_str(), &data.author_ids, &old_authors),
+                ))
             })
         })
         .await
@@ -233,9 +252,11 @@ impl App {
     ) -> AppResult<()> {
         require_role(ctx, ADMINS)?;
         let isbn = isbn.clone();
-                self.write_invalidating(ctx, move |c| {
+        self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
-                let version = repo::books::lock_version(c, isbn.as_str()).await?.ok_or(AppError::not_found("book"))?;
+                let version = repo::books::lock_version(c, isbn.as_str())
+                    .await?
+                    .ok_or(AppError::not_found("book"))?;
                 check_version(expected_version, version)?;
                 let old_authors = repo::books::author_ids(c, isbn.as_str()).await?;
                 repo::books::delete(c, isbn.as_str()).await?;

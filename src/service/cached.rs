@@ -41,7 +41,12 @@ pub fn decode_json<T: DeserializeOwned>(json: &[u8]) -> AppResult<T> {
 impl App {
     /// One entity through the cache: a hit is served from it; concurrent misses of the key share
     /// one `load` (single flight), whose result is stored for the next reader.
-    pub(crate) async fn cached_one<T, F, Fut>(&self, key: CacheKey, version_of: fn(&T) -> i32, load: F) -> AppResult<Option<CachedJson>>
+    pub(crate) async fn cached_one<T, F, Fut>(
+        &self,
+        key: CacheKey,
+        version_of: fn(&T) -> i32,
+        load: F,
+    ) -> AppResult<Option<CachedJson>>
     where
         T: Serialize,
         F: FnOnce() -> Fut,
@@ -49,7 +54,11 @@ impl App {
     {
         let (hit, outcome) = self.cache.get(&key).await;
         if let Some((version, json)) = hit.as_ref().and_then(decode_entry) {
-            return Ok(Some(CachedJson { json, version, outcome: Outcome::Hit }));
+            return Ok(Some(CachedJson {
+                json,
+                version,
+                outcome: Outcome::Hit,
+            }));
         }
         let load_and_store = || async {
             let Some(value) = load().await? else {
@@ -64,9 +73,19 @@ impl App {
         let entry = if outcome == Outcome::Bypass {
             load_and_store().await?
         } else {
-            self.cache.flights.run(&key.render(), load_and_store).await?
+            self.cache
+                .flights
+                .run(&self.cache.key(&key), load_and_store)
+                .await?
         };
-        Ok(entry.as_ref().and_then(decode_entry).map(|(version, json)| CachedJson { json, version, outcome }))
+        Ok(entry
+            .as_ref()
+            .and_then(decode_entry)
+            .map(|(version, json)| CachedJson {
+                json,
+                version,
+                outcome,
+            }))
     }
 
     /// Many entities through the cache: one MGET, then one batch `load` for the misses.
@@ -102,7 +121,10 @@ impl App {
         if outcome == Outcome::Miss || outcome == Outcome::Hit {
             let mut fills = Vec::with_capacity(loaded.len());
             for value in &loaded {
-                fills.push((key_of(&id_of(value)), encode_entry(version_of(value), value)?));
+                fills.push((
+                    key_of(&id_of(value)),
+                    encode_entry(version_of(value), value)?,
+                ));
             }
             self.cache.fill(fills).await;
         }

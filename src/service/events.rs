@@ -53,7 +53,7 @@ impl Events {
     }
 
     /// Listens for change notifications until the process ends, reconnecting with back-off.
-        /// Cache invalidations from other processes (in-process cache mode) arrive on the same
+    /// Cache invalidations from other processes (in-process cache mode) arrive on the same
     /// connection and are applied to `cache`.
     pub fn spawn_listener(&self, database_url: String, cache: Arc<Cache>) {
         let tx = self.tx.clone();
@@ -73,10 +73,18 @@ impl Events {
     }
 }
 
-async fn listen_once(tx: &broadcast::Sender<BookChangeEvent>, cache: &Cache, url: &str) -> anyhow::Result<()> {
+async fn listen_once(
+    tx: &broadcast::Sender<BookChangeEvent>,
+    cache: &Cache,
+    url: &str,
+) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn).await?;
-    diesel::sql_query(format!("LISTEN {}", crate::repo::notify::CACHE_CHANNEL)).execute(&mut conn).await?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}"))
+        .execute(&mut conn)
+        .await?;
+    diesel::sql_query(format!("LISTEN {}", crate::repo::notify::CACHE_CHANNEL))
+        .execute(&mut conn)
+        .await?;
     // Invalidations may have been missed while not listening: start the local cache afresh.
     cache.clear_local();
     tracing::debug!("listening for book changes and cache invalidations");

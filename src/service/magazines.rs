@@ -4,7 +4,6 @@ use serde_json::Value;
 
 use crate::app::{App, Ctx};
 use crate::cache::CacheKey;
-use crate::service::cached::{decode_json, CachedJson};
 use crate::domain::{validate, validate::Fields};
 use crate::error::{AppError, AppResult};
 use crate::model::{Magazine, Page};
@@ -12,6 +11,7 @@ use crate::repo::{
     self,
     magazines::{MagazineData, MagazineFilter},
 };
+use crate::service::cached::{decode_json, CachedJson};
 use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
 
 const MAGAZINE_FIELDS: &[&str] = &[
@@ -47,12 +47,16 @@ fn magazine_data(f: &mut Fields<'_>, current: Option<&Magazine>) -> Option<Magaz
 }
 
 impl App {
-        /// One magazine as cached JSON (REST serves these bytes as they are).
+    /// One magazine as cached JSON (REST serves these bytes as they are).
     pub async fn magazine_json(&self, ctx: &Ctx, id: i64) -> AppResult<CachedJson> {
-        self.cached_one(CacheKey::Magazine(id), |m: &Magazine| m.version, || async move {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            Ok(repo::magazines::by_id(&mut conn, id).await?)
-        })
+        self.cached_one(
+            CacheKey::Magazine(id),
+            |m: &Magazine| m.version,
+            || async move {
+                let mut conn = self.db.conn(&ctx.stats).await?;
+                Ok(repo::magazines::by_id(&mut conn, id).await?)
+            },
+        )
         .await?
         .ok_or(AppError::not_found("magazine"))
     }
@@ -62,10 +66,16 @@ impl App {
     }
 
     pub async fn magazines_by_ids(&self, ctx: &Ctx, ids: &[i64]) -> AppResult<Vec<Magazine>> {
-        self.cached_many(ids, |id| CacheKey::Magazine(*id), |m: &Magazine| m.version, |m| m.id, |missing| async move {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            Ok(repo::magazines::by_ids(&mut conn, &missing).await?)
-        })
+        self.cached_many(
+            ids,
+            |id| CacheKey::Magazine(*id),
+            |m: &Magazine| m.version,
+            |m| m.id,
+            |missing| async move {
+                let mut conn = self.db.conn(&ctx.stats).await?;
+                Ok(repo::magazines::by_ids(&mut conn, &missing).await?)
+            },
+        )
         .await
     }
 
@@ -137,7 +147,7 @@ impl App {
             magazine_data(&mut f, None);
             f.finish()?;
         }
-                let input = input.clone();
+        let input = input.clone();
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::magazines::lock_version(c, id)
@@ -155,7 +165,10 @@ impl App {
                     AppError::internal(anyhow::anyhow!("validated magazine fields missing"))
                 })?;
                 check_version(expected_version, version)?;
-                Ok((repo::magazines::update(c, id, &data).await?, vec![CacheKey::Magazine(id)]))
+                Ok((
+                    repo::magazines::update(c, id, &data).await?,
+                    vec![CacheKey::Magazine(id)],
+                ))
             })
         })
         .await
@@ -167,14 +180,14 @@ impl App {
         id: i64,
         expected_version: Option<i32>,
     ) -> AppResult<()> {
-                require_role(ctx, ADMINS)?;
+        require_role(ctx, ADMINS)?;
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::magazines::lock_version(c, id)
                     .await?
                     .ok_or(AppError::not_found("magazine"))?;
                 check_version(expected_version, version)?;
-                                repo::magazines::delete(c, id).await?;
+                repo::magazines::delete(c, id).await?;
                 Ok(((), vec![CacheKey::Magazine(id)]))
             })
         })

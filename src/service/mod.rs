@@ -94,9 +94,14 @@ impl App {
     pub async fn write<R, F>(&self, ctx: &Ctx, work: F) -> AppResult<R>
     where
         R: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<R>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<R>>
+            + Send
+            + 'static,
     {
-        self.write_invalidating(ctx, move |c| Box::pin(async move { Ok((work(c).await?, Vec::new())) })).await
+        self.write_invalidating(ctx, move |c| {
+            Box::pin(async move { Ok((work(c).await?, Vec::new())) })
+        })
+        .await
     }
 
     /// Like [`App::write`], for writes that change cached entities: `work` also returns the cache
@@ -105,19 +110,25 @@ impl App {
     pub async fn write_invalidating<R, F>(&self, ctx: &Ctx, work: F) -> AppResult<R>
     where
         R: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, AppResult<(R, Vec<CacheKey>)>> + Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut AsyncPgConnection,
+            ) -> BoxFuture<'c, AppResult<(R, Vec<CacheKey>)>>
+            + Send
+            + 'static,
     {
         let db = self.db.clone();
         let stats = ctx.stats.clone();
         let cache = self.cache.clone();
         let tell_other_processes = cache.is_local();
+        let cache_for_keys = cache.clone();
         let task = tokio::spawn(async move {
             let mut conn = db.conn(&stats).await?;
             let (result, keys) = conn
                 .transaction::<_, AppError, _>(async move |c| {
                     let (result, keys) = work(c).await?;
                     if tell_other_processes && !keys.is_empty() {
-                        let rendered: Vec<String> = keys.iter().map(CacheKey::render).collect();
+                        let rendered: Vec<String> =
+                            keys.iter().map(|k| cache_for_keys.key(k)).collect();
                         crate::repo::notify::cache_invalidated(c, &rendered).await?;
                     }
                     Ok((result, keys))
