@@ -435,3 +435,18 @@ async fn tokens_die_with_the_account() {
         .await
         .problem(401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uses_of_one_refresh_token_let_exactly_one_through() {
+    let app = TestApp::spawn().await;
+    app.create_user("judy", Role::Editor).await;
+    let pair = app.login("judy", PASSWORD).await;
+    let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+    let attempts = (0..6).map(|_| refresh_grant(&app, &refresh));
+    let results = futures::future::join_all(attempts).await;
+    let ok = results.iter().filter(|r| r.status == 200).count();
+    assert_eq!(ok, 1, "{results:?}");
+    for r in results.iter().filter(|r| r.status != 200) {
+        r.problem(401);
+    }
+}

@@ -164,6 +164,7 @@ async fn list_authors_filters_by_name_and_pages() {
     let app = TestApp::spawn().await;
     let editor = app.editor_token().await;
     for name in [
+        "Émile Zola",
         "Anne Carson",
         "Carson McCullers",
         "Rachel Carson",
@@ -190,6 +191,15 @@ async fn list_authors_filters_by_name_and_pages() {
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0, "{}", r.text);
     let r = app.get("/v1/authors?name=_n").await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.text);
+    // Case-insensitive beyond ASCII.
+    for needle in ["%C3%A9mile", "%C3%89MILE", "zOLA"] {
+        let r = app.get(&format!("/v1/authors?name={needle}")).await;
+        assert_eq!(
+            r.body["items"][0]["name"], "Émile Zola",
+            "{needle}: {}",
+            r.text
+        );
+    }
 
     // Pages of two: 2 + 2 + 1, by id, no repeats.
     let mut seen = Vec::new();
@@ -211,8 +221,11 @@ async fn list_authors_filters_by_name_and_pages() {
             None => break,
         }
     }
-    assert_eq!(pages, 3);
-    assert_eq!(seen, [1, 2, 3, 4, 5]);
+    assert_eq!(
+        pages, 3,
+        "six authors in pages of two: the third page is the last"
+    );
+    assert_eq!(seen, [1, 2, 3, 4, 5, 6]);
     // A name filter and pagination together.
     let r = app.get("/v1/authors?name=carson&limit=2").await;
     let c = r.body["next_cursor"].as_str().unwrap().to_owned();

@@ -433,3 +433,92 @@ async fn list_and_filter_books() {
         assert_eq!(r.error_fields(), [param], "{q}");
     }
 }
+
+/// Reads twice, so a cache (if any) is filled and then served from.
+async fn read_twice(app: &TestApp, path: &str) -> Value {
+    let first = app.get(path).await;
+    let second = app.get(path).await;
+    assert_eq!(first.status, second.status, "{path}");
+    assert_eq!(first.body, second.body, "{path}");
+    second.body
+}
+
+#[tokio::test]
+async fn reads_after_writes_are_never_stale() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = id_of(&app.create_author(&admin, "Author A").await);
+    let b = id_of(&app.create_author(&admin, "Author B").await);
+    let book = format!("/v1/book/{}", isbn(1));
+    let (pa, pb) = (format!("/v1/author/{a}"), format!("/v1/author/{b}"));
+    app.create_book(&admin, &book_body(&isbn(1), "Cached", &[a]))
+        .await;
+    assert_eq!(read_twice(&app, &pa).await["book_count"], 1);
+    assert_eq!(read_twice(&app, &pb).await["book_count"], 0);
+    assert_eq!(read_twice(&app, &book).await["authors"][0]["id"], a);
+
+    // Moving the book to another author changes both authors' counts and the book.
+    let mut moved = book_body(&isbn(1), "Cached", &[b]);
+    moved.as_object_mut().unwrap().remove("isbn");
+    app.put(&book, &admin, &moved).await.expect(200);
+    assert_eq!(read_twice(&app, &pa).await["book_count"], 0);
+    assert_eq!(read_twice(&app, &pb).await["book_count"], 1);
+    assert_eq!(
+        read_twice(&app, &book).await["authors"],
+        json!([{"id": b, "name": "Author B"}])
+    );
+
+    // Renaming an author shows in the books that name them.
+    app.patch(&format!("{pb}/name"), &admin, &json!({"name": "Author B2"}))
+        .await
+        .expect(200);
+    assert_eq!(
+        read_twice(&app, &book).await["authors"][0]["name"],
+        "Author B2"
+    );
+    app.patch(&pb, &admin, &json!({"name": "Author B3", "bio": "x"}))
+        .await
+        .expect(200);
+    assert_eq!(
+        read_twice(&app, &book).await["authors"][0]["name"],
+        "Author B3"
+    );
+    assert_eq!(read_twice(&app, &pb).await["bio"], "x");
+
+    // Deleting the book: gone, and its author's count drops.
+    app.delete(&book, &admin).await.expect(204);
+    app.get(&book).await.problem(404);
+    assert_eq!(read_twice(&app, &pb).await["book_count"], 0);
+    // Creating it again is seen at once (no remembered 404).
+    app.create_book(&admin, &book_body(&isbn(1), "Reborn", &[a]))
+        .await;
+    assert_eq!(read_twice(&app, &book).await["title"], "Reborn");
+    assert_eq!(read_twice(&app, &pa).await["book_count"], 1);
+
+    // Deleted authors and magazines are gone at once.
+    let lonely = id_of(&app.create_author(&admin, "Lonely").await);
+    read_twice(&app, &format!("/v1/author/{lonely}")).await;
+    app.delete(&format!("/v1/author/{lonely}"), &admin)
+        .await
+        .expect(204);
+    app.get(&format!("/v1/author/{lonely}")).await.problem(404);
+    let m = app
+        .post(
+            "/v1/magazine",
+            &admin,
+            &crate::helpers::magazine_body("M", "2049-3630"),
+        )
+        .await;
+    let pm = format!("/v1/magazine/{}", id_of(&m.body));
+    read_twice(&app, &pm).await;
+    app.put(
+        &pm,
+        &admin,
+        &crate::helpers::magazine_body("M2", "2049-3630"),
+    )
+    .await
+    .expect(200);
+    assert_eq!(read_twice(&app, &pm).await["title"], "M2");
+    app.delete(&pm, &admin).await.expect(204);
+    app.get(&pm).await.problem(404);
+}
