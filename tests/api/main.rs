@@ -22,3 +22,4 @@ mod shutdown;
 mod tls;
 mod users;
 mod graphql;
+mod subscriptions;
