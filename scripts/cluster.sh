@@ -17,7 +17,8 @@
 #   CLUSTER_PROFILE      cargo profile to build: release or dev                 (release)
 #   CLUSTER_LIMITS=off   no rate limits in nginx nor in the replicas (load tests)
 #   BOOKSTORE_BIN        a built binary to use instead of building
-#   DATABASE_URL, REDIS_URL   (postgres://bookstore:bookstore@127.0.0.1:5432/bookstore, redis://127.0.0.1:6379)
+#   DATABASE_URL, REDIS_URL   (postgres://bookstore:bookstore@127.0.0.1:5432/bookstore_cluster, made
+#                        when missing; redis://127.0.0.1:6379)
 #   JWT_SECRET, BOOKSTORE_ADMIN_PASSWORD   (generated once and kept in CLUSTER_DIR)
 #   CLUSTER_SKIP_SERVICES=1   do not run scripts/services.sh (PostgreSQL and Redis are up already)
 # Other BOOKSTORE_* variables are passed to the replicas as they are.
@@ -31,7 +32,9 @@ HTTPS_PORT=${CLUSTER_HTTPS_PORT:-8443}
 HTTP_PORT=${CLUSTER_HTTP_PORT:-8080}
 PROFILE=${CLUSTER_PROFILE:-release}
 LIMITS=${CLUSTER_LIMITS:-on}
-export DATABASE_URL=${DATABASE_URL:-postgres://bookstore:bookstore@127.0.0.1:5432/bookstore}
+# Its own database by default (created when missing), apart from `make run`'s `bookstore`.
+DEFAULT_DB_SERVER=postgres://bookstore:bookstore@127.0.0.1:5432
+export DATABASE_URL=${DATABASE_URL:-$DEFAULT_DB_SERVER/bookstore_cluster}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 
 say() { printf '[cluster] %s\n' "$*" >&2; }
@@ -158,6 +161,13 @@ up() {
   jwt=${JWT_SECRET:-$(secret "$STATE/jwt-secret" 32)}
   admin_password=${BOOKSTORE_ADMIN_PASSWORD:-$(secret "$STATE/admin-password" 12)}
 
+  if [ "$DATABASE_URL" = "$DEFAULT_DB_SERVER/bookstore_cluster" ]; then
+    if [ "$(psql "$DEFAULT_DB_SERVER/postgres" -qAtX -c "SELECT 1 FROM pg_database WHERE datname = 'bookstore_cluster'")" != 1 ]; then
+      say "creating database bookstore_cluster"
+      psql "$DEFAULT_DB_SERVER/postgres" -qX -c "CREATE DATABASE bookstore_cluster" >/dev/null \
+        || die "could not create database bookstore_cluster"
+    fi
+  fi
   say "migrating $(printf '%s' "$DATABASE_URL" | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#')"
   "$bin" migrate >&2
 
