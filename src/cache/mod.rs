@@ -29,7 +29,7 @@ mod single_flight;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use redis::aio::ConnectionManager;
@@ -43,7 +43,7 @@ pub const SCHEMA_VERSION: &str = "v1";
 /// Lifetime of a cached entity.
 const VALUE_TTL: Duration = Duration::from_secs(300);
 /// Lifetime of a tombstone: longer than any read can take (statement_timeout + margin).
-const TOMBSTONE_TTL: Duration = Duration::from_secs(15);
+const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
 /// Longest wait for one Redis command.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
 const TOMBSTONE: &[u8] = b"\0tomb";
@@ -96,7 +96,8 @@ impl Outcome {
 #[derive(Clone)]
 enum LocalEntry {
     Value(Bytes),
-    Tombstone(Instant),
+    /// A write numbered by the in-process invalidation sequence.
+    Tombstone(u64),
 }
 
 enum Backend {
@@ -117,8 +118,14 @@ pub struct CacheCounters {
     pub errors: AtomicU64,
 }
 
+/// The invalidation sequence number seen before a lookup (see [`Cache::fill`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot(pub u64);
+
 pub struct Cache {
     prefix: String,
+    /// In-process invalidation sequence (in-process backend).
+    local_seq: AtomicU64,
     backend: Backend,
     pub flights: SingleFlight,
     pub counters: CacheCounters,
@@ -143,6 +150,7 @@ impl Cache {
         };
         Cache {
             prefix: prefix.to_owned(),
+            local_seq: AtomicU64::new(0),
             backend,
             flights: SingleFlight::default(),
             counters: CacheCounters::default(),
@@ -239,7 +247,9 @@ impl Cache {
             .map(|mut p| p.drain().collect())
             .unwrap_or_default();
         if !replay.is_empty() {
-            let ok = write_tombstones(manager.clone(), &replay).await;
+            let ok = write_tombstones(manager.clone(), &self.seq_key(), &replay)
+                .await
+                .is_ok();
             if !ok {
                 if let Ok(mut p) = pending.lock() {
                     p.extend(replay);
@@ -270,14 +280,16 @@ impl Cache {
         }
     }
 
-    /// Looks up many keys at once (one MGET). Each slot is the cached bytes or `None`.
-    pub async fn get_many(&self, keys: &[CacheKey]) -> (Vec<Option<Bytes>>, Outcome) {
+    /// Looks up many keys at once (one MGET). Each slot is the cached bytes or `None`. The
+    /// [`Snapshot`] is the invalidation sequence before the lookup: pass it to [`Cache::fill`].
+    pub async fn get_many(&self, keys: &[CacheKey]) -> (Vec<Option<Bytes>>, Outcome, Snapshot) {
         if keys.is_empty() {
-            return (Vec::new(), Outcome::Miss);
+            return (Vec::new(), Outcome::Miss, Snapshot(0));
         }
         let result = match &self.backend {
-            Backend::Off => return (vec![None; keys.len()], Outcome::Bypass),
+            Backend::Off => return (vec![None; keys.len()], Outcome::Bypass, Snapshot(0)),
             Backend::Local(cache) => {
+                let snapshot = self.local_seq.load(Ordering::SeqCst);
                 let mut out = Vec::with_capacity(keys.len());
                 for k in keys {
                     out.push(match cache.get(&self.key(k)).await {
@@ -285,10 +297,11 @@ impl Cache {
                         _ => None,
                     });
                 }
-                Some(out)
+                Some((out, snapshot))
             }
             Backend::Redis { .. } => {
-                let rendered: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+                let mut rendered: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+                rendered.push(self.seq_key());
                 self.redis(|mut c| async move {
                     redis::cmd("MGET")
                         .arg(&rendered)
@@ -296,15 +309,26 @@ impl Cache {
                         .await
                 })
                 .await
-                .map(|vals| {
-                    vals.into_iter()
-                        .map(|v| v.filter(|b| b.as_slice() != TOMBSTONE).map(Bytes::from))
-                        .collect::<Vec<_>>()
+                .map(|mut vals| {
+                    let seq = vals
+                        .pop()
+                        .flatten()
+                        .and_then(|b| {
+                            std::str::from_utf8(&b)
+                                .ok()
+                                .and_then(|s| s.parse::<u64>().ok())
+                        })
+                        .unwrap_or(0);
+                    let vals = vals
+                        .into_iter()
+                        .map(|v| v.filter(|b| !b.starts_with(TOMBSTONE)).map(Bytes::from))
+                        .collect::<Vec<_>>();
+                    (vals, seq)
                 })
             }
         };
         match result {
-            Some(vals) => {
+            Some((vals, seq)) => {
                 for v in &vals {
                     self.count(if v.is_some() {
                         Outcome::Hit
@@ -317,22 +341,28 @@ impl Cache {
                 } else {
                     Outcome::Miss
                 };
-                (vals, outcome)
+                (vals, outcome, Snapshot(seq))
             }
             None => {
                 self.count(Outcome::Unavailable);
-                (vec![None; keys.len()], Outcome::Unavailable)
+                (vec![None; keys.len()], Outcome::Unavailable, Snapshot(0))
             }
         }
     }
 
-    pub async fn get(&self, key: &CacheKey) -> (Option<Bytes>, Outcome) {
-        let (mut v, o) = self.get_many(std::slice::from_ref(key)).await;
-        (v.pop().flatten(), o)
+    pub async fn get(&self, key: &CacheKey) -> (Option<Bytes>, Outcome, Snapshot) {
+        let (mut v, o, s) = self.get_many(std::slice::from_ref(key)).await;
+        (v.pop().flatten(), o, s)
     }
 
-    /// Stores freshly read values unless a tombstone (a write since) or a value is there.
-    pub async fn fill(&self, entries: Vec<(CacheKey, Bytes)>) {
+    fn seq_key(&self) -> String {
+        format!("{}:{SCHEMA_VERSION}:invalidation-seq", self.prefix)
+    }
+
+    /// Stores values read from the database after `snapshot` was taken. An entry is only written
+    /// where there is nothing, or a tombstone of a write that `snapshot` already covers: a reader
+    /// that may have read a row before a later write committed never puts it back.
+    pub async fn fill(&self, entries: Vec<(CacheKey, Bytes)>, snapshot: Snapshot) {
         if entries.is_empty() {
             return;
         }
@@ -342,62 +372,53 @@ impl Cache {
                 for (k, v) in entries {
                     let key = self.key(&k);
                     match cache.get(&key).await {
-                        Some(LocalEntry::Tombstone(at)) if at.elapsed() < TOMBSTONE_TTL => {}
+                        Some(LocalEntry::Value(_)) => {}
+                        Some(LocalEntry::Tombstone(seq)) if seq > snapshot.0 => {}
                         _ => cache.insert(key, LocalEntry::Value(v)).await,
                     }
                 }
             }
             Backend::Redis { .. } => {
-                let ttl = VALUE_TTL.as_millis() as u64;
-                let key_of = |k: &CacheKey| self.key(k);
-                self.redis(|mut c| async move {
-                    let mut pipe = redis::pipe();
-                    for (k, v) in &entries {
-                        pipe.cmd("SET")
-                            .arg(key_of(k))
-                            .arg(v.as_ref())
-                            .arg("NX")
-                            .arg("PX")
-                            .arg(ttl)
-                            .ignore();
-                    }
-                    pipe.query_async::<()>(&mut c).await
-                })
-                .await;
+                let script = redis::Script::new(FILL_SCRIPT);
+                let mut invocation = script.prepare_invoke();
+                invocation.arg(VALUE_TTL.as_millis() as u64).arg(snapshot.0);
+                for (k, v) in &entries {
+                    invocation.key(self.key(k)).arg(v.as_ref());
+                }
+                self.redis(|mut c| async move { invocation.invoke_async::<()>(&mut c).await })
+                    .await;
             }
         }
     }
 
-    /// Invalidates after a commit: tombstones, so no in-flight read can put old data back.
+    /// Invalidates after a commit: numbered tombstones, so no read that began before this point
+    /// can put old data back (see [`Cache::fill`]).
     pub async fn invalidate(&self, keys: &[CacheKey]) {
         if keys.is_empty() {
             return;
         }
         let rendered: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        self.invalidate_rendered(rendered).await;
+    }
+
+    async fn invalidate_rendered(&self, rendered: Vec<String>) {
         for k in &rendered {
             self.flights.forget(k);
         }
         match &self.backend {
             Backend::Off => {}
             Backend::Local(cache) => {
+                let seq = self.local_seq.fetch_add(1, Ordering::SeqCst) + 1;
                 for k in rendered {
-                    cache.insert(k, LocalEntry::Tombstone(Instant::now())).await;
+                    cache.insert(k, LocalEntry::Tombstone(seq)).await;
                 }
             }
             Backend::Redis { pending, .. } => {
+                let seq_key = self.seq_key();
                 let sent = self
                     .redis(|c| {
                         let keys = rendered.clone();
-                        async move {
-                            if write_tombstones(c, &keys).await {
-                                Ok(())
-                            } else {
-                                Err(redis::RedisError::from((
-                                    redis::ErrorKind::IoError,
-                                    "tombstones not written",
-                                )))
-                            }
-                        }
+                        async move { write_tombstones(c, &seq_key, &keys).await }
                     })
                     .await;
                 if sent.is_none() {
@@ -413,16 +434,11 @@ impl Cache {
         }
     }
 
-    /// Drops local entries named by another process (PostgreSQL NOTIFY); no tombstone needed
-    /// here since that process wrote its own.
+    /// Applies invalidations announced by another process (PostgreSQL NOTIFY) to the
+    /// in-process cache.
     pub async fn forget_local(&self, rendered_keys: &[String]) {
-        if let Backend::Local(cache) = &self.backend {
-            for k in rendered_keys {
-                self.flights.forget(k);
-                cache
-                    .insert(k.clone(), LocalEntry::Tombstone(Instant::now()))
-                    .await;
-            }
+        if self.is_local() {
+            self.invalidate_rendered(rendered_keys.to_vec()).await;
         }
     }
 
@@ -489,18 +505,51 @@ async fn connect(url: &str) -> redis::RedisResult<ConnectionManager> {
     client.get_connection_manager_with_config(config).await
 }
 
-async fn write_tombstones(mut c: ConnectionManager, keys: &[String]) -> bool {
-    let mut pipe = redis::pipe();
+async fn write_tombstones(
+    mut c: ConnectionManager,
+    seq_key: &str,
+    keys: &[String],
+) -> redis::RedisResult<()> {
+    let script = redis::Script::new(INVALIDATE_SCRIPT);
+    let mut invocation = script.prepare_invoke();
+    invocation
+        .key(seq_key)
+        .arg(TOMBSTONE_TTL.as_millis() as u64);
     for k in keys {
-        pipe.cmd("SET")
-            .arg(k)
-            .arg(TOMBSTONE)
-            .arg("PX")
-            .arg(TOMBSTONE_TTL.as_millis() as u64)
-            .ignore();
+        invocation.key(k);
     }
-    matches!(
-        tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut c)).await,
-        Ok(Ok(()))
-    )
+    match tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<u64>(&mut c)).await {
+        Ok(r) => r.map(|_| ()),
+        Err(_) => Err(redis::RedisError::from((
+            redis::ErrorKind::IoError,
+            "tombstones timed out",
+        ))),
+    }
 }
+
+/// KEYS[1] = the sequence, KEYS[2..] = entries; ARGV[1] = tombstone TTL (ms). One atomic step:
+/// take the next number and leave `\0tomb<number>` in every entry.
+const INVALIDATE_SCRIPT: &str = r"
+local seq = redis.call('INCR', KEYS[1])
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], '\0tomb' .. seq, 'PX', ARGV[1])
+end
+return seq
+";
+
+/// KEYS = entries; ARGV[1] = TTL (ms), ARGV[2] = the reader's snapshot, ARGV[2 + i] = value i.
+/// Writes where there is nothing, or a tombstone numbered at most the snapshot.
+const FILL_SCRIPT: &str = r"
+local snap = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  local cur = redis.call('GET', key)
+  local ok = not cur
+  if cur and string.sub(cur, 1, 5) == '\0tomb' then
+    ok = (tonumber(string.sub(cur, 6)) or 0) <= snap
+  end
+  if ok then
+    redis.call('SET', key, ARGV[2 + i], 'PX', ARGV[1])
+  end
+end
+return 1
+";

@@ -52,7 +52,7 @@ impl App {
         F: FnOnce() -> Fut,
         Fut: Future<Output = AppResult<Option<T>>>,
     {
-        let (hit, outcome) = self.cache.get(&key).await;
+        let (hit, outcome, snapshot) = self.cache.get(&key).await;
         if let Some((version, json)) = hit.as_ref().and_then(decode_entry) {
             return Ok(Some(CachedJson {
                 json,
@@ -66,7 +66,9 @@ impl App {
             };
             let entry = encode_entry(version_of(&value), &value)?;
             if outcome == Outcome::Miss {
-                self.cache.fill(vec![(key.clone(), entry.clone())]).await;
+                self.cache
+                    .fill(vec![(key.clone(), entry.clone())], snapshot)
+                    .await;
             }
             Ok(Some(entry))
         };
@@ -105,7 +107,7 @@ impl App {
         Fut: Future<Output = AppResult<Vec<T>>>,
     {
         let keys: Vec<CacheKey> = ids.iter().map(key_of).collect();
-        let (cached, outcome) = self.cache.get_many(&keys).await;
+        let (cached, outcome, snapshot) = self.cache.get_many(&keys).await;
         let mut out = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for (id, entry) in ids.iter().zip(cached) {
@@ -126,7 +128,7 @@ impl App {
                     encode_entry(version_of(value), value)?,
                 ));
             }
-            self.cache.fill(fills).await;
+            self.cache.fill(fills, snapshot).await;
         }
         out.extend(loaded);
         Ok(out)

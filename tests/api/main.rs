@@ -23,3 +23,4 @@ mod tls;
 mod users;
 mod graphql;
 mod subscriptions;
+mod cache;
