@@ -190,7 +190,9 @@ pub async fn demo(database_url: &str) -> anyhow::Result<bool> {
             })
             .collect();
         sql::insert_authors(c, &rows).await?;
-        let books: [(&str, &str, Category, i32, i32, i32, &[i64]); 8] = [
+        // (isbn, title, category, year, price_cents, stock, author ids)
+        type DemoBook<'a> = (&'a str, &'a str, Category, i32, i32, i32, &'a [i64]);
+        let books: [DemoBook; 8] = [
             (
                 "9780441478125",
                 "The Left Hand of Darkness",

@@ -59,6 +59,16 @@ pub enum CacheKey {
 }
 
 impl CacheKey {
+    /// The entity kind, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CacheKey::Book(_) => "book",
+            CacheKey::Author(_) => "author",
+            CacheKey::Magazine(_) => "magazine",
+            CacheKey::PersistedQuery(_) => "persisted_query",
+        }
+    }
+
     /// `<prefix>:<schema version>:<kind>:<id>`, e.g. `bs:v1:book:9780000000019`.
     pub fn render(&self, prefix: &str) -> String {
         match self {
@@ -329,12 +339,14 @@ impl Cache {
         };
         match result {
             Some((vals, seq)) => {
-                for v in &vals {
-                    self.count(if v.is_some() {
+                for (k, v) in keys.iter().zip(&vals) {
+                    let outcome = if v.is_some() {
                         Outcome::Hit
                     } else {
                         Outcome::Miss
-                    });
+                    };
+                    self.count(outcome);
+                    crate::metrics::cache_event(k.kind(), if v.is_some() { "hit" } else { "miss" });
                 }
                 let outcome = if vals.iter().all(Option::is_some) {
                     Outcome::Hit
@@ -345,6 +357,9 @@ impl Cache {
             }
             None => {
                 self.count(Outcome::Unavailable);
+                for k in keys {
+                    crate::metrics::cache_event(k.kind(), "error");
+                }
                 (vec![None; keys.len()], Outcome::Unavailable, Snapshot(0))
             }
         }

@@ -188,23 +188,35 @@ struct GuardsExtension {
     max_aliases: usize,
 }
 
-fn count_aliases(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
-    if depth > 64 {
-        return 0;
+/// Counts aliases through fragment spreads, stopping as soon as the count passes `limit` or the
+/// walk gets too long (a "fragment bomb" must not cost more than a refusal).
+fn count_aliases(set: &SelectionSet, doc: &ExecutableDocument, depth: usize, walk: &mut AliasWalk) {
+    if depth > 64 || walk.count > walk.limit || walk.visits > 100_000 {
+        return;
     }
-    set.items
-        .iter()
-        .map(|sel| match &sel.node {
+    for sel in &set.items {
+        walk.visits += 1;
+        match &sel.node {
             Selection::Field(f) => {
-                usize::from(f.node.alias.is_some())
-                    + count_aliases(&f.node.selection_set.node, doc, depth + 1)
+                walk.count += usize::from(f.node.alias.is_some());
+                count_aliases(&f.node.selection_set.node, doc, depth + 1, walk);
             }
             Selection::InlineFragment(fr) => {
-                count_aliases(&fr.node.selection_set.node, doc, depth + 1)
+                count_aliases(&fr.node.selection_set.node, doc, depth + 1, walk)
             }
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
+                    count_aliases(&fragment.node.selection_set.node, doc, depth + 1, walk);
+                }
+            }
+        }
+    }
+}
+
+struct AliasWalk {
+    count: usize,
+    visits: usize,
+    limit: usize,
 }
 
 #[async_trait::async_trait]
@@ -217,14 +229,18 @@ impl Extension for GuardsExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        let mut aliases: usize = doc
-            .fragments
-            .values()
-            .map(|f| count_aliases(&f.node.selection_set.node, &doc, 0))
-            .sum();
+        let mut walk = AliasWalk {
+            count: 0,
+            visits: 0,
+            limit: self.max_aliases,
+        };
         for (_, op) in doc.operations.iter() {
-            aliases += count_aliases(&op.node.selection_set.node, &doc, 0);
+            count_aliases(&op.node.selection_set.node, &doc, 0, &mut walk);
         }
+        if walk.visits > 100_000 {
+            return Err(server_error("the query is too large", "BAD_USER_INPUT"));
+        }
+        let aliases = walk.count;
         if aliases > self.max_aliases {
             return Err(server_error(
                 &format!(

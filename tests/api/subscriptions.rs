@@ -11,19 +11,26 @@ use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use crate::graphql::gql;
 use crate::helpers::{book_body, isbn, TestApp};
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A second server process (same code, own pool, cache and listener) on the same database.
 pub async fn second_server(app: &TestApp) -> (String, bookstore::AppState) {
     let mut config = bookstore::config::Config::for_database(app.db_url.clone());
     config.jwt_secret = app.state.config.jwt_secret.clone();
     let state = bookstore::App::new(config).unwrap();
-    state.events.spawn_listener(app.db_url.clone(), state.cache.clone());
+    state
+        .events
+        .spawn_listener(app.db_url.clone(), state.cache.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = bookstore::router(state.clone());
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
     });
     (format!("http://{addr}"), state)
 }
@@ -31,10 +38,22 @@ pub async fn second_server(app: &TestApp) -> (String, bookstore::AppState) {
 async fn connect(base: &str, init: Value) -> Ws {
     let url = format!("{}/graphql/ws", base.replacen("http", "ws", 1));
     let mut req = url.into_client_request().unwrap();
-    req.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
-    let (mut ws, res) = tokio_tungstenite::connect_async(req).await.expect("websocket upgrade");
-    assert_eq!(res.headers().get("sec-websocket-protocol").unwrap(), "graphql-transport-ws");
-    ws.send(Message::text(json!({"type": "connection_init", "payload": init}).to_string())).await.unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, res) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("websocket upgrade");
+    assert_eq!(
+        res.headers().get("sec-websocket-protocol").unwrap(),
+        "graphql-transport-ws"
+    );
+    ws.send(Message::text(
+        json!({"type": "connection_init", "payload": init}).to_string(),
+    ))
+    .await
+    .unwrap();
     let ack = next_json(&mut ws).await;
     assert_eq!(ack["type"], "connection_ack", "{ack}");
     ws
@@ -51,7 +70,9 @@ async fn next_json(ws: &mut Ws) -> Value {
             Message::Text(t) => {
                 let v: Value = serde_json::from_str(&t).unwrap();
                 if v["type"] == "ping" {
-                    ws.send(Message::text(json!({"type": "pong"}).to_string())).await.unwrap();
+                    ws.send(Message::text(json!({"type": "pong"}).to_string()))
+                        .await
+                        .unwrap();
                     continue;
                 }
                 return v;
@@ -71,23 +92,44 @@ async fn subscribe(ws: &mut Ws, id: &str, isbn: Option<&str>) {
 #[tokio::test]
 async fn book_changes_arrive_from_both_doors_and_other_processes() {
     let app = TestApp::spawn().await;
-    app.state.events.spawn_listener(app.db_url.clone(), app.state.cache.clone());
+    app.state
+        .events
+        .spawn_listener(app.db_url.clone(), app.state.cache.clone());
     let (other_base, _other) = second_server(&app).await;
     let editor = app.editor_token().await;
     let admin = app.admin_token().await;
-    let author = app.create_author(&editor, "Iain Banks").await["id"].as_i64().unwrap();
+    let author = app.create_author(&editor, "Iain Banks").await["id"]
+        .as_i64()
+        .unwrap();
 
     // Subscribed on the other process, filtered to one ISBN; a second subscription sees all.
-    let mut ws = connect(&other_base, json!({"Authorization": format!("Bearer {editor}")})).await;
+    let mut ws = connect(
+        &other_base,
+        json!({"Authorization": format!("Bearer {editor}")}),
+    )
+    .await;
     subscribe(&mut ws, "one", Some(&isbn(7))).await;
     subscribe(&mut ws, "all", None).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    app.create_book(&editor, &book_body(&isbn(8), "Excession", &[author])).await; // only "all"
-    app.create_book(&editor, &book_body(&isbn(7), "Use of Weapons", &[author])).await;
-    let upd = gql(&app, &format!("mutation {{ updateBook(isbn: \"{}\", input: {{stock: 42}}) {{ stock }} }}", isbn(7)), json!({}), Some(&editor)).await;
+    app.create_book(&editor, &book_body(&isbn(8), "Excession", &[author]))
+        .await; // only "all"
+    app.create_book(&editor, &book_body(&isbn(7), "Use of Weapons", &[author]))
+        .await;
+    let upd = gql(
+        &app,
+        &format!(
+            "mutation {{ updateBook(isbn: \"{}\", input: {{stock: 42}}) {{ stock }} }}",
+            isbn(7)
+        ),
+        json!({}),
+        Some(&editor),
+    )
+    .await;
     assert_eq!(upd.body["data"]["updateBook"]["stock"], 42, "{}", upd.text);
-    app.delete(&format!("/v1/book/{}", isbn(7)), &admin).await.expect(204);
+    app.delete(&format!("/v1/book/{}", isbn(7)), &admin)
+        .await
+        .expect(204);
 
     let mut seen_one = Vec::new();
     let mut seen_all = Vec::new();
@@ -101,14 +143,27 @@ async fn book_changes_arrive_from_both_doors_and_other_processes() {
             other => panic!("unknown id {other}"),
         }
     }
-    assert_eq!(seen_one[0], json!({"kind": "CREATED", "isbn": isbn(7), "book": {"title": "Use of Weapons", "stock": 5}}));
-    assert_eq!(seen_one[1], json!({"kind": "UPDATED", "isbn": isbn(7), "book": {"title": "Use of Weapons", "stock": 42}}));
-    assert_eq!(seen_one[2], json!({"kind": "DELETED", "isbn": isbn(7), "book": null}));
+    assert_eq!(
+        seen_one[0],
+        json!({"kind": "CREATED", "isbn": isbn(7), "book": {"title": "Use of Weapons", "stock": 5}})
+    );
+    assert_eq!(
+        seen_one[1],
+        json!({"kind": "UPDATED", "isbn": isbn(7), "book": {"title": "Use of Weapons", "stock": 42}})
+    );
+    assert_eq!(
+        seen_one[2],
+        json!({"kind": "DELETED", "isbn": isbn(7), "book": null})
+    );
     assert_eq!(seen_all[0]["isbn"], isbn(8));
     assert_eq!(seen_all.len(), 4);
 
     // Clean completion of a subscription.
-    ws.send(Message::text(json!({"id": "one", "type": "complete"}).to_string())).await.unwrap();
+    ws.send(Message::text(
+        json!({"id": "one", "type": "complete"}).to_string(),
+    ))
+    .await
+    .unwrap();
     ws.close(None).await.unwrap();
 }
 
@@ -122,29 +177,53 @@ async fn subscriptions_need_no_token_but_refuse_a_bad_one_and_are_capped() {
     subscribe(&mut ws, "over", None).await;
     // Subscriptions start concurrently: exactly one of the 17 is refused (RATE_LIMITED).
     let m = next_json(&mut ws).await;
-    assert!(m.to_string().contains("subscriptions per connection"), "{m}");
-    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{m}");
+    assert!(
+        m.to_string().contains("subscriptions per connection"),
+        "{m}"
+    );
+    assert_eq!(
+        m["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{m}"
+    );
     let refused = m["id"].as_str().unwrap().to_owned();
     if m["type"] == "next" {
         let done = next_json(&mut ws).await;
-        assert_eq!((done["id"].as_str(), done["type"].as_str()), (Some(refused.as_str()), Some("complete")), "{done}");
+        assert_eq!(
+            (done["id"].as_str(), done["type"].as_str()),
+            (Some(refused.as_str()), Some("complete")),
+            "{done}"
+        );
     }
     // A bad ISBN argument is an error, not a silent never-firing subscription.
-    ws.send(Message::text(json!({"id": refused, "type": "complete"}).to_string())).await.unwrap();
+    ws.send(Message::text(
+        json!({"id": refused, "type": "complete"}).to_string(),
+    ))
+    .await
+    .unwrap();
     subscribe(&mut ws, "bad", Some("12345")).await;
     let m = next_json(&mut ws).await;
     assert_eq!(m["id"], "bad", "{m}");
-    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{m}");
+    assert_eq!(
+        m["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{m}"
+    );
 
     // A bad token in connection_init closes the connection instead of acknowledging it.
     let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
     let mut req = url.into_client_request().unwrap();
-    req.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
     let (mut bad, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    bad.send(Message::text(json!({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}}).to_string()))
+    bad.send(Message::text(
+        json!({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(5), bad.next())
         .await
-        .unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(5), bad.next()).await.expect("an answer");
+        .expect("an answer");
     match reply {
         Some(Ok(Message::Close(Some(frame)))) => {
             assert!(frame.reason.contains("token"), "{frame:?}");
