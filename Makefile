@@ -61,3 +61,7 @@ tools: ## check the Rust toolchain; install diesel_cli when missing
 build: ## cargo build of the server (PROFILE=release or dev)
 	@bash scripts/tools.sh rust
 	cargo build $(if $(filter release,$(PROFILE)),--release,) --bin bookstore
+
+.PHONY: bench
+bench: ## benchmark W1-W5 with wrk on the release build (ARGS=--with-peers: + peers and target ratios)
+	@bash bench/run.sh $(ARGS)
