@@ -49,11 +49,17 @@ impl App {
             db,
             auth,
             events: Events::new(),
-            cache: Arc::new(Cache::new(
-                config_cache.0,
-                config_cache.1.as_deref(),
-                &config_cache.2,
-            )),
+            cache: {
+                let cache = Arc::new(Cache::new(
+                    config_cache.0,
+                    config_cache.1.as_deref(),
+                    &config_cache.2,
+                ));
+                if tokio::runtime::Handle::try_current().is_ok() {
+                    cache.start_background();
+                }
+                cache
+            },
         }))
     }
 }

@@ -24,11 +24,12 @@
 //! bumps [`SCHEMA_VERSION`] and never reads old entries.
 
 mod breaker;
+mod front;
 mod single_flight;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -124,16 +125,21 @@ enum Backend {
 #[derive(Default)]
 pub struct CacheCounters {
     pub hits: AtomicU64,
+    /// Hits served by the in-process front (no Redis round trip).
+    pub front_hits: AtomicU64,
     pub misses: AtomicU64,
     pub errors: AtomicU64,
 }
 
-/// The invalidation sequence number seen before a lookup (see [`Cache::fill`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Snapshot(pub u64);
+/// The invalidation sequence numbers seen before a lookup (see [`Cache::fill`]): the shared one
+/// (Redis, or the in-process cache), and the in-process front's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Snapshot(pub u64, pub u64);
 
 pub struct Cache {
     prefix: String,
+    /// In-process front of the Redis backend.
+    front: Option<Arc<front::Front>>,
     /// In-process invalidation sequence (in-process backend).
     local_seq: AtomicU64,
     backend: Backend,
@@ -158,13 +164,35 @@ impl Cache {
                 pending: Mutex::new(HashSet::new()),
             },
         };
+        let front = matches!(backend, Backend::Redis { .. })
+            .then(|| Arc::new(front::Front::new(prefix, SCHEMA_VERSION, VALUE_TTL)));
         Cache {
             prefix: prefix.to_owned(),
+            front,
             local_seq: AtomicU64::new(0),
             backend,
             flights: SingleFlight::default(),
             counters: CacheCounters::default(),
         }
+    }
+
+    /// Starts the front's subscription to invalidations (Redis backend; needs a tokio runtime).
+    pub fn start_background(&self) {
+        let (Some(front), Backend::Redis { url, .. }) = (self.front.clone(), &self.backend) else {
+            return;
+        };
+        let url = url.clone();
+        tokio::spawn(async move {
+            loop {
+                match connect(&url).await {
+                    Ok(conn) => {
+                        front.spawn(url, conn);
+                        return;
+                    }
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+                }
+            }
+        });
     }
 
     /// The full key of `key` in this cache.
@@ -294,10 +322,11 @@ impl Cache {
     /// [`Snapshot`] is the invalidation sequence before the lookup: pass it to [`Cache::fill`].
     pub async fn get_many(&self, keys: &[CacheKey]) -> (Vec<Option<Bytes>>, Outcome, Snapshot) {
         if keys.is_empty() {
-            return (Vec::new(), Outcome::Miss, Snapshot(0));
+            return (Vec::new(), Outcome::Miss, Snapshot::default());
         }
+        let front_seq = self.front.as_ref().map_or(0, |f| f.seq());
         let result = match &self.backend {
-            Backend::Off => return (vec![None; keys.len()], Outcome::Bypass, Snapshot(0)),
+            Backend::Off => return (vec![None; keys.len()], Outcome::Bypass, Snapshot::default()),
             Backend::Local(cache) => {
                 let snapshot = self.local_seq.load(Ordering::SeqCst);
                 let mut out = Vec::with_capacity(keys.len());
@@ -311,15 +340,37 @@ impl Cache {
             }
             Backend::Redis { .. } => {
                 let mut rendered: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+                if let Some(front) = &self.front {
+                    let from_front: Vec<Option<Bytes>> =
+                        rendered.iter().map(|k| front.get(k)).collect();
+                    if from_front.iter().all(Option::is_some) {
+                        self.counters
+                            .front_hits
+                            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+                        for k in keys {
+                            self.count(Outcome::Hit);
+                            crate::metrics::cache_event(k.kind(), "hit");
+                        }
+                        return (from_front, Outcome::Hit, Snapshot(0, front_seq));
+                    }
+                }
                 rendered.push(self.seq_key());
+                let request = rendered.clone();
                 self.redis(|mut c| async move {
                     redis::cmd("MGET")
-                        .arg(&rendered)
+                        .arg(&request)
                         .query_async::<Vec<Option<Vec<u8>>>>(&mut c)
                         .await
                 })
                 .await
                 .map(|mut vals| {
+                    if let Some(front) = &self.front {
+                        for (k, v) in rendered.iter().zip(&vals) {
+                            if let Some(v) = v.as_ref().filter(|b| !b.starts_with(TOMBSTONE)) {
+                                front.fill(k.clone(), Bytes::copy_from_slice(v), front_seq);
+                            }
+                        }
+                    }
                     let seq = vals
                         .pop()
                         .flatten()
@@ -353,14 +404,18 @@ impl Cache {
                 } else {
                     Outcome::Miss
                 };
-                (vals, outcome, Snapshot(seq))
+                (vals, outcome, Snapshot(seq, front_seq))
             }
             None => {
                 self.count(Outcome::Unavailable);
                 for k in keys {
                     crate::metrics::cache_event(k.kind(), "error");
                 }
-                (vec![None; keys.len()], Outcome::Unavailable, Snapshot(0))
+                (
+                    vec![None; keys.len()],
+                    Outcome::Unavailable,
+                    Snapshot::default(),
+                )
             }
         }
     }
@@ -402,6 +457,11 @@ impl Cache {
                 }
                 self.redis(|mut c| async move { invocation.invoke_async::<()>(&mut c).await })
                     .await;
+                if let Some(front) = &self.front {
+                    for (k, v) in entries {
+                        front.fill(self.key(&k), v, snapshot.1);
+                    }
+                }
             }
         }
     }
@@ -429,11 +489,22 @@ impl Cache {
                 }
             }
             Backend::Redis { pending, .. } => {
+                if let Some(front) = &self.front {
+                    front.invalidate(&rendered);
+                }
                 let seq_key = self.seq_key();
+                let front = self.front.clone();
                 let sent = self
                     .redis(|c| {
                         let keys = rendered.clone();
-                        async move { write_tombstones(c, &seq_key, &keys).await }
+                        async move {
+                            write_tombstones(c.clone(), &seq_key, &keys).await?;
+                            // Every replica drops the keys from its front before we answer.
+                            match front {
+                                Some(front) => front.broadcast(c, &keys).await,
+                                None => Ok(()),
+                            }
+                        }
                     })
                     .await;
                 if sent.is_none() {

@@ -35,7 +35,8 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         "cache": {
             "backend": cache.backend_name(),
             "status": cache.health(),
-            "hits": load(&counters.hits),
+                        "hits": load(&counters.hits),
+            "front_hits": load(&counters.front_hits),
             "misses": load(&counters.misses),
             "errors": load(&counters.errors),
         },

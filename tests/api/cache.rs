@@ -250,6 +250,20 @@ async fn http_caching_headers_and_conditional_requests() {
     assert_eq!(not_modified.status, 304);
     assert_eq!(not_modified.header("etag"), Some("\"1\""));
     assert_eq!(not_modified.header("cache-status"), Some("bookstore; hit"));
+    // Hot entries are served by the in-process front once its subscription is live.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.get("/readyz").await.body["cache"]["front_hits"]
+        .as_u64()
+        .unwrap()
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the front cache never served a hit"
+        );
+        app.get(&path).await.expect(200);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let ready = app.get("/readyz").await;
     assert_eq!(ready.body["cache"]["backend"], "redis", "{}", ready.text);
     assert_eq!(ready.body["redis"]["status"], "ok");
