@@ -1,9 +1,7 @@
 //! SQL for authors.
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{contains_pattern, lower};
@@ -21,8 +19,8 @@ type Row = (
     i32,
 );
 
-fn book_count() -> diesel::expression::SqlLiteral<BigInt> {
-    sql::<BigInt>("(SELECT count(*) FROM book_authors ba WHERE ba.author_id = authors.id)")
+fn book_count() -> super::author_book_count<authors::id> {
+    super::author_book_count(authors::id)
 }
 
 macro_rules! author_columns {

@@ -8,7 +8,7 @@ use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{contains_pattern, lower};
-use crate::db::schema::{authors, book_authors, books};
+use crate::db::schema::{book_authors, books};
 use crate::domain::{BookSort, Category, SortOrder};
 use crate::model::{AuthorRef, Book};
 
@@ -101,65 +101,38 @@ pub async fn row_by_isbn(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResul
         .optional()
 }
 
-pub async fn rows_by_isbns(
-    conn: &mut AsyncPgConnection,
-    isbns: &[String],
-) -> QueryResult<Vec<BookRow>> {
-    books::table
-        .filter(books::isbn.eq_any(isbns))
-        .select(BookRow::as_select())
-        .load(conn)
-        .await
+/// A book row with its ordered authors as JSON (`book_authors_json`): one statement per read.
+type RowWithAuthors = (BookRow, String);
+
+macro_rules! book_with_authors {
+    () => {
+        (BookRow::as_select(), super::book_authors_json(books::isbn))
+    };
 }
 
-/// The ordered authors of many books in one statement.
-pub async fn authors_of(
-    conn: &mut AsyncPgConnection,
-    isbns: &[String],
-) -> QueryResult<HashMap<String, Vec<AuthorRef>>> {
-    let rows: Vec<(String, i64, String)> = book_authors::table
-        .inner_join(authors::table)
-        .filter(book_authors::book_isbn.eq_any(isbns))
-        .order((book_authors::book_isbn, book_authors::position))
-        .select((book_authors::book_isbn, authors::id, authors::name))
-        .load(conn)
-        .await?;
-    let mut map: HashMap<String, Vec<AuthorRef>> = HashMap::with_capacity(isbns.len());
-    for (isbn, id, name) in rows {
-        map.entry(isbn).or_default().push(AuthorRef { id, name });
-    }
-    Ok(map)
-}
-
-/// Joins rows with their authors (one statement for all of them), keeping the rows' order.
-pub async fn attach_authors(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<BookRow>,
-) -> QueryResult<Vec<Book>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let isbns: Vec<String> = rows.iter().map(|r| r.isbn.clone()).collect();
-    let mut authors = authors_of(conn, &isbns).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let a = authors.remove(&r.isbn).unwrap_or_default();
-            r.into_book(a)
-        })
-        .collect())
+fn to_book((row, authors): RowWithAuthors) -> Book {
+    // The JSON is built by the database function from rows it joined; it always parses.
+    let authors: Vec<AuthorRef> = serde_json::from_str(&authors).unwrap_or_default();
+    row.into_book(authors)
 }
 
 pub async fn by_isbn(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResult<Option<Book>> {
-    match row_by_isbn(conn, isbn).await? {
-        None => Ok(None),
-        Some(row) => Ok(attach_authors(conn, vec![row]).await?.pop()),
-    }
+    books::table
+        .filter(books::isbn.eq(isbn))
+        .select(book_with_authors!())
+        .first::<RowWithAuthors>(conn)
+        .await
+        .optional()
+        .map(|r| r.map(to_book))
 }
 
 pub async fn by_isbns(conn: &mut AsyncPgConnection, isbns: &[String]) -> QueryResult<Vec<Book>> {
-    let rows = rows_by_isbns(conn, isbns).await?;
-    attach_authors(conn, rows).await
+    books::table
+        .filter(books::isbn.eq_any(isbns))
+        .select(book_with_authors!())
+        .load::<RowWithAuthors>(conn)
+        .await
+        .map(|rows| rows.into_iter().map(to_book).collect())
 }
 
 /// A page of books: filters, one sort key plus the ISBN as tie-breaker, keyset continuation.
@@ -171,7 +144,7 @@ pub async fn list(
     after: Option<&BookKey>,
     limit: i64,
 ) -> QueryResult<Vec<Book>> {
-    let mut q = books::table.select(BookRow::as_select()).into_boxed();
+    let mut q = books::table.select(book_with_authors!()).into_boxed();
     if let Some(c) = filter.category {
         q = q.filter(books::category.eq(c.as_str()));
     }
@@ -237,8 +210,8 @@ pub async fn list(
         BookSort::Year => keyset!(books::year, int),
         BookSort::Price => keyset!(books::price_cents, int),
     }
-    let rows = q.limit(limit).load(conn).await?;
-    attach_authors(conn, rows).await
+    let rows = q.limit(limit).load::<RowWithAuthors>(conn).await?;
+    Ok(rows.into_iter().map(to_book).collect())
 }
 
 #[derive(QueryableByName)]
@@ -247,6 +220,8 @@ struct AuthorBookRow {
     author_id: i64,
     #[diesel(embed)]
     book: BookRow,
+    #[diesel(sql_type = Text)]
+    authors_json: String,
 }
 
 /// The first `limit` books of each of many authors, by (year, isbn), in ONE statement (a LATERAL
@@ -265,7 +240,7 @@ pub async fn top_books_of_authors(
     };
     let query = format!(
         "SELECT a.id AS author_id, b.isbn, b.title, b.category, b.year, b.price_cents, b.stock, \
-                b.version, b.created_at, b.updated_at \
+                b.version, b.created_at, b.updated_at, book_authors_json(b.isbn) AS authors_json \
          FROM unnest($1) AS a(id) \
          CROSS JOIN LATERAL ( \
              SELECT bk.* FROM book_authors ba JOIN books bk ON bk.isbn = ba.book_isbn \
@@ -287,18 +262,11 @@ pub async fn top_books_of_authors(
         .bind::<BigInt, _>(limit)
         .load(conn)
         .await?;
-    let isbns: Vec<String> = rows.iter().map(|r| r.book.isbn.clone()).collect();
-    let authors = if isbns.is_empty() {
-        HashMap::new()
-    } else {
-        authors_of(conn, &isbns).await?
-    };
     let mut out: HashMap<i64, Vec<Book>> = HashMap::new();
     for r in rows {
-        let a = authors.get(&r.book.isbn).cloned().unwrap_or_default();
         out.entry(r.author_id)
             .or_default()
-            .push(r.book.into_book(a));
+            .push(to_book((r.book, r.authors_json)));
     }
     Ok(out)
 }

@@ -1,0 +1,2 @@
+DROP FUNCTION IF EXISTS author_book_count(bigint);
+DROP FUNCTION IF EXISTS book_authors_json(text);
