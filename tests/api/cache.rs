@@ -290,7 +290,7 @@ async fn concurrent_misses_of_one_key_make_one_database_read() {
             .parse::<u64>()
             .unwrap();
     }
-    // One read of a book is two statements (the row, then its authors).
+    // One read of a book is one statement (the row with its authors).
     assert_eq!(
         statements, 2,
         "24 concurrent cold reads must share one database read"
