@@ -11,9 +11,10 @@ case ":$PATH:" in *":$CARGO_BIN:"*) ;; *) export PATH="$CARGO_BIN:$PATH" ;; esac
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://bookstore:bookstore@127.0.0.1:5432/postgres}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 
-# Tools the test suite runs; `diesel print-schema` checks src/db/schema.rs against the migrations.
+# Tools the test suite runs: `diesel print-schema` checks src/db/schema.rs against the migrations;
+# the browser tests drive Debian's chromium through chromedriver (they fail, not skip, without them).
 # shellcheck disable=SC2086
-bash scripts/tools.sh ${TEST_TOOLS:-diesel}
+bash scripts/tools.sh ${TEST_TOOLS:-diesel chromium}
 bash scripts/services.sh
 
 printf '[test] cargo test (TEST_DATABASE_URL=%s, TEST_REDIS_URL=%s)\n' \

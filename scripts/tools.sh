@@ -6,7 +6,7 @@
 #     rust       cargo and rustc (always checked)
 #     lint       the rustfmt and clippy components
 #     diesel     diesel_cli with only the PostgreSQL backend (the tests run `diesel print-schema`)
-#     chromium   Debian's chromium and chromium-driver (for browser tests)
+#     chromium   Debian's chromium and chromium-driver (for the browser tests, tests/api/browser.rs)
 #     nginx      Debian's nginx (for tests that put nginx in front of several servers)
 #     make       GNU make
 set -euo pipefail
@@ -64,8 +64,14 @@ need_diesel() {
 }
 
 need_chromium() {
-  command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
+  # The browser tests run these two (BOOKSTORE_CHROMIUM / BOOKSTORE_CHROMEDRIVER override the paths).
+  local browser="${BOOKSTORE_CHROMIUM:-/usr/bin/chromium}" driver="${BOOKSTORE_CHROMEDRIVER:-/usr/bin/chromedriver}"
+  [ -x "$browser" ] && [ -x "$driver" ] && return 0
+  say "$driver or $browser not found: installing Debian's chromium and chromium-driver (browser tests)"
   apt_install chromium chromium-driver
+  [ -x "$browser" ] && [ -x "$driver" ] \
+    || die "chromium and chromium-driver are installed but $browser or $driver is still missing: the browser tests (tests/api/browser.rs) need both"
+  "$driver" --version >/dev/null 2>&1 || die "$driver does not run: check the chromium-driver package"
 }
 
 need_nginx() { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx-light; }

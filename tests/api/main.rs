@@ -7,6 +7,7 @@ mod process;
 mod auth;
 mod authors;
 mod books;
+mod browser;
 mod cache;
 mod cancellation;
 mod cluster;
