@@ -203,14 +203,12 @@ impl Front {
             let payload: String = msg.get_payload().unwrap_or_default();
             let mut parts = payload.split(' ');
             match parts.next() {
-                Some("hb") => {
-                    if parts.next() == Some(self.id.as_str()) {
-                        let sent: u64 = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0);
-                        let now = now_ms();
-                        if now.saturating_sub(sent) < LIVE_FOR.as_millis() as u64 / 2 {
-                            self.live_until_ms
-                                .store(now + LIVE_FOR.as_millis() as u64, Ordering::Release);
-                        }
+                Some("hb") if parts.next() == Some(self.id.as_str()) => {
+                    let sent: u64 = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+                    let now = now_ms();
+                    if now.saturating_sub(sent) < LIVE_FOR.as_millis() as u64 / 2 {
+                        self.live_until_ms
+                            .store(now + LIVE_FOR.as_millis() as u64, Ordering::Release);
                     }
                 }
                 Some("inv") => {

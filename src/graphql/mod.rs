@@ -391,14 +391,9 @@ async fn pump_to_socket(
     use futures::{SinkExt, StreamExt};
     loop {
         tokio::select! {
-            msg = rx.next() => match msg {
-                Some(msg) => {
-                    if sink.send(msg).await.is_err() {
-                        return;
-                    }
-                }
-                None => break,
-            },
+            // Shutdown first: once it has begun, GraphQL's own end-of-stream close (no code) must
+            // not win the race against our 1001.
+            biased;
             () = shutdown.cancelled() => {
                 let frame = CloseFrame { code: 1001, reason: "server shutting down".into() };
                 let _ = tokio::time::timeout(
@@ -408,6 +403,14 @@ async fn pump_to_socket(
                 .await;
                 break;
             }
+            msg = rx.next() => match msg {
+                Some(msg) => {
+                    if sink.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+                None => break,
+            },
         }
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sink.close()).await;
