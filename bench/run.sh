@@ -46,6 +46,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=$REPO/bench
 cd "$REPO"
+export PYTHONDONTWRITEBYTECODE=1
 
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 case ":$PATH:" in *":$CARGO_BIN:"*) ;; *) export PATH="$CARGO_BIN:$PATH" ;; esac
@@ -79,15 +80,26 @@ done
 LOG=$(mktemp -d /tmp/bookstore-bench.XXXXXX)
 START_TS=$(date -u +%Y%m%dT%H%M%SZ)
 T0=$SECONDS
-log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+exec 3>&2  # the terminal's stderr, also inside steps whose stderr goes to a log (signals, failures)
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&3; }
 die() {
-  printf '\n[bench] ************************************************************\n[bench] FAILED: %s\n' "$*" >&2
-  printf '[bench] logs: %s\n[bench] ************************************************************\n' "$LOG" >&2
+  printf '\n[bench] ************************************************************\n[bench] FAILED: %s\n' "$*" >&3
+  printf '[bench] logs: %s\n[bench] ************************************************************\n' "$LOG" >&3
   exit 1
 }
 
 # ------------------------------------------------------------------ clean-up (also on Ctrl-C / failure)
-SERVER_PID="" STARTED_PG="" STARTED_REDIS=0
+SERVER_PID="" STARTED_PG="" STARTED_REDIS=0 CHILD=""
+# Long steps run in the background and are waited for, so that a signal is handled at once (the
+# trap stops them) instead of after the step: run_child CMD... (redirections apply as usual).
+run_child() {
+  local rc=0
+  "$@" &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=""
+  return "$rc"
+}
 stop_server() {
   [ -n "$SERVER_PID" ] || return 0
   kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -98,6 +110,10 @@ stop_server() {
 }
 cleanup() {
   local rc=$?
+  if [ -n "$CHILD" ]; then
+    kill -TERM "$CHILD" 2>/dev/null || true
+    wait "$CHILD" 2>/dev/null || true
+  fi
   stop_server
   if [ "${BENCH_KEEP_SERVICES:-0}" != 1 ]; then
     if [ "$STARTED_REDIS" = 1 ]; then
@@ -230,7 +246,7 @@ start_server() {  # start_server on|off
 
 verify() {  # verify on|off [token]
   log "verifying answers against the data set (BOOKSTORE_CACHE=$1${2:+, W5 write path})"
-  python3 "$BENCH_DIR/verify.py" "$URL" --cache "$1" --books $BOOKS --authors $AUTHORS ${2:+--token "$2"} \
+  run_child python3 "$BENCH_DIR/verify.py" "$URL" --cache "$1" --books $BOOKS --authors $AUTHORS ${2:+--token "$2"} \
     > "$LOG/verify-$1.log" 2>&1 || { cat "$LOG/verify-$1.log" >&2; die "wrong answers from the server (BOOKSTORE_CACHE=$1): not timing them"; }
   sed 's/^/  /' "$LOG/verify-$1.log" >&2
 }
@@ -255,10 +271,10 @@ bench_wrk() {  # bench_wrk WORKLOAD REQUEST SCRIPT NOTES [ENV=VALUE...]
   local wl=$1 req=$2 script=$3 notes=$4 res warm lines0 newlog out rps p50 p99 non2xx errs tmo total; shift 4
   reset_hwm "$SERVER_PID"
   lines0=$(wc -l < "$SERVER_LOG")
-  env "$@" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$script" "$URL" > "$LOG/$wl.warm.txt" 2>&1
+  run_child env "$@" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$script" "$URL" > "$LOG/$wl.warm.txt" 2>&1
   warm=$(wrk_result "$LOG/$wl.warm.txt")
   [ -n "$warm" ] || { cat "$LOG/$wl.warm.txt" >&2; die "wrk gave no result in the $wl warm-up"; }
-  env "$@" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "$URL" > "$LOG/$wl.txt" 2>&1
+  run_child env "$@" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$script" "$URL" > "$LOG/$wl.txt" 2>&1
   res=$(wrk_result "$LOG/$wl.txt")
   [ -n "$res" ] || { cat "$LOG/$wl.txt" >&2; die "wrk gave no result for $wl"; }
   IFS=$'\t' read -r rps p50 p99 non2xx errs tmo total <<< "$res"
@@ -309,7 +325,7 @@ log "editor token from POST /v1/token"
 verify on "$TOKEN"
 
 log "W5 check: 1 s of PUTs only (write-mix.lua, 1 connection): every one must be a 2xx"
-BENCH_TOKEN=$TOKEN BENCH_AUTHORS=$AUTHORS BENCH_WRITE_SHARE=1 \
+run_child env BENCH_TOKEN="$TOKEN" BENCH_AUTHORS=$AUTHORS BENCH_WRITE_SHARE=1 \
   wrk -t1 -c1 -d1s -s "$BENCH_DIR/wrk/write-mix.lua" "$URL" > "$LOG/W5.check.txt" 2>&1
 res=$(wrk_result "$LOG/W5.check.txt")
 [ -n "$res" ] || { cat "$LOG/W5.check.txt" >&2; die "wrk gave no result in the W5 PUT check"; }
@@ -350,7 +366,7 @@ PEERS_ARG=()
 if [ "$WITH_PEERS" = 1 ]; then
   log "running the peers: bash $SHARED/run-peers.sh (~2.5 min)"
   rc=0
-  bash "$SHARED/run-peers.sh" > "$LOG/peers.tsv" 2> >(sed 's/^/  [peers] /' >&2) || rc=$?
+  run_child bash "$SHARED/run-peers.sh" > "$LOG/peers.tsv" 2> >(sed 's/^/  [peers] /' >&2) || rc=$?
   case $rc in
     0) PEERS_ARG=(--peers "$LOG/peers.tsv") ;;
     2) log "WARNING: some peer run had non-2xx or socket errors (see its rows)"; PEERS_ARG=(--peers "$LOG/peers.tsv") ;;

@@ -129,8 +129,10 @@ def main():
         first = [i for i in range(1, a.books + 1) if i % 8 == k][:20]
         expected = [dataset.book(i, a.authors) for i in first]
         got = [subset(x, BOOK_FIELDS) for x in items]
-        check(got == expected, f"GET /v1/books?category={cat}&limit=20: items differ from the data set "
-                               f"(got ISBNs {[x.get('isbn') for x in items[:5]]}..., expected {[b['isbn'] for b in expected[:5]]}...)")
+        diff = next((n for n, (g, e) in enumerate(zip(got, expected)) if g != e), None)
+        check(got == expected, f"GET /v1/books?category={cat}&limit=20: items differ from the data set, first at "
+                               f"#{diff}: got {json.dumps(got[diff]) if diff is not None else got[len(expected):]}, "
+                               f"expected {json.dumps(expected[diff]) if diff is not None else expected[len(got):]}")
         check(isinstance(body.get("next_cursor"), str), f"GET /v1/books?category={cat}&limit=20: next_cursor missing")
 
     # W4: 50 authors by id, each with the first 10 of their books by (year, isbn).
