@@ -60,6 +60,8 @@ pub struct AuthorBooksKey {
     pub after: Option<String>,
     pub category: Option<Category>,
     pub order: SortOrder,
+    /// Load the books' author lists (id and name) at all: only when `Book.authors` is selected.
+    pub with_authors: bool,
     /// Also load the full records of the books' authors (one more statement for the batch).
     pub full_authors: bool,
 }
@@ -78,7 +80,7 @@ impl Loader<AuthorBooksKey> for AuthorBooksLoader {
         keys: &[AuthorBooksKey],
     ) -> Result<HashMap<AuthorBooksKey, Self::Value>, Self::Error> {
         // Keys that share arguments (the usual case: one field in one query) make one batch.
-        type Args = (i64, Option<String>, Option<Category>, SortOrder, bool);
+        type Args = (i64, Option<String>, Option<Category>, SortOrder, bool, bool);
         let mut groups: HashMap<Args, Vec<i64>> = HashMap::new();
         for k in keys {
             groups
@@ -87,17 +89,25 @@ impl Loader<AuthorBooksKey> for AuthorBooksLoader {
                     k.after.clone(),
                     k.category,
                     k.order,
+                    k.with_authors,
                     k.full_authors,
                 ))
                 .or_default()
                 .push(k.author_id);
         }
         let mut out = HashMap::with_capacity(keys.len());
-        for ((first, after, category, order, full_authors), ids) in groups {
+        for ((first, after, category, order, with_authors, full_authors), ids) in groups {
             let page = PageArgs::graphql(Some(first), after.clone());
             let mut found = self
                 .app
-                .books_of_authors(&self.ctx, &ids, category, order, &page)
+                .books_of_authors(
+                    &self.ctx,
+                    &ids,
+                    category,
+                    order,
+                    &page,
+                    with_authors || full_authors,
+                )
                 .await
                 .map_err(gql_error)?;
             let authors = if full_authors {
@@ -131,6 +141,7 @@ impl Loader<AuthorBooksKey> for AuthorBooksLoader {
                     after: after.clone(),
                     category,
                     order,
+                    with_authors,
                     full_authors,
                 };
                 out.insert(key, (books, authors.clone()));

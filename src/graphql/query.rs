@@ -70,7 +70,7 @@ impl QueryRoot {
             None
         };
         Ok(
-            BookConnection::new(page, |b| book_service::cursor_of(b, sort, order))
+            BookConnection::new(page, move |b| book_service::cursor_of(b, sort, order))
                 .with_authors(authors),
         )
     }

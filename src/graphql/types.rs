@@ -24,6 +24,12 @@ pub struct Book(pub model::Book, pub Option<AuthorMap>);
 /// Whether the selection under this connection asks for more of `Book.authors` than id and
 /// name. Then the resolver of the list loads every author of the page in one batch up front, so
 /// the count of statements never depends on how the nested resolvers' timing splits batches.
+pub fn authors_selected(ctx: &Context<'_>) -> bool {
+    let la = ctx.look_ahead();
+    la.field("nodes").field("authors").exists()
+        || la.field("edges").field("node").field("authors").exists()
+}
+
 pub fn full_authors_needed(ctx: &Context<'_>) -> bool {
     let la = ctx.look_ahead();
     [
@@ -198,6 +204,7 @@ impl Author {
             after,
             category,
             order,
+            with_authors: authors_selected(ctx),
             full_authors: full_authors_needed(ctx),
         };
         let (page, authors) = ctx
@@ -215,7 +222,7 @@ impl Author {
                 )
             });
         Ok(
-            BookConnection::new(page, |b| books::cursor_of(b, BookSort::Year, order))
+            BookConnection::new(page, move |b| books::cursor_of(b, BookSort::Year, order))
                 .with_authors(authors),
         )
     }
@@ -292,12 +299,24 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
+/// The cursor of an edge's node, computed only when a client asks for it.
+type CursorFn<M> = std::sync::Arc<dyn Fn(&M) -> String + Send + Sync>;
+
 macro_rules! connection {
-    ($conn:ident, $edge:ident, $node:ident) => {
+    ($conn:ident, $edge:ident, $node:ident, $model:ty) => {
         #[derive(SimpleObject)]
+        #[graphql(complex)]
         pub struct $edge {
-            pub cursor: String,
             pub node: $node,
+            #[graphql(skip)]
+            cursor_of: CursorFn<$model>,
+        }
+
+        #[ComplexObject]
+        impl $edge {
+            async fn cursor(&self) -> String {
+                (self.cursor_of)(&self.node.0)
+            }
         }
 
         #[derive(SimpleObject)]
@@ -316,27 +335,26 @@ macro_rules! connection {
         }
 
         impl $conn {
-            pub fn new<M: Clone>(page: model::Page<M>, cursor: impl Fn(&M) -> String) -> $conn
-            where
-                $node: From<M>,
-            {
-                let edges: Vec<$edge> = page
+            pub fn new(
+                page: model::Page<$model>,
+                cursor: impl Fn(&$model) -> String + Send + Sync + 'static,
+            ) -> $conn {
+                let cursor: CursorFn<$model> = std::sync::Arc::new(cursor);
+                let page_info = PageInfo {
+                    has_next_page: page.next_cursor.is_some(),
+                    has_previous_page: false,
+                    start_cursor: page.items.first().map(|m| cursor(m)),
+                    end_cursor: page.items.last().map(|m| cursor(m)),
+                };
+                let edges = page
                     .items
                     .into_iter()
                     .map(|m| $edge {
-                        cursor: cursor(&m),
                         node: $node::from(m),
+                        cursor_of: cursor.clone(),
                     })
                     .collect();
-                $conn {
-                    page_info: PageInfo {
-                        has_next_page: page.next_cursor.is_some(),
-                        has_previous_page: false,
-                        start_cursor: edges.first().map(|e| e.cursor.clone()),
-                        end_cursor: edges.last().map(|e| e.cursor.clone()),
-                    },
-                    edges,
-                }
+                $conn { page_info, edges }
             }
         }
     };
@@ -370,9 +388,9 @@ impl From<model::Magazine> for Magazine {
     }
 }
 
-connection!(BookConnection, BookEdge, Book);
-connection!(AuthorConnection, AuthorEdge, Author);
-connection!(MagazineConnection, MagazineEdge, Magazine);
+connection!(BookConnection, BookEdge, Book, model::Book);
+connection!(AuthorConnection, AuthorEdge, Author, model::Author);
+connection!(MagazineConnection, MagazineEdge, Magazine, model::Magazine);
 
 pub fn author_connection(page: model::Page<model::Author>) -> AuthorConnection {
     AuthorConnection::new(page, authors::cursor_of)

@@ -127,12 +127,55 @@ pub async fn by_isbn(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResult<Op
 }
 
 pub async fn by_isbns(conn: &mut AsyncPgConnection, isbns: &[String]) -> QueryResult<Vec<Book>> {
-    books::table
+    let rows = books::table
         .filter(books::isbn.eq_any(isbns))
-        .select(book_with_authors!())
-        .load::<RowWithAuthors>(conn)
-        .await
-        .map(|rows| rows.into_iter().map(to_book).collect())
+        .select(BookRow::as_select())
+        .load(conn)
+        .await?;
+    attach_authors(conn, rows).await
+}
+
+/// The ordered authors of many books in one statement.
+pub async fn authors_of(
+    conn: &mut AsyncPgConnection,
+    isbns: &[String],
+) -> QueryResult<HashMap<String, Vec<AuthorRef>>> {
+    let rows: Vec<(String, i64, String)> = book_authors::table
+        .inner_join(crate::db::schema::authors::table)
+        .filter(book_authors::book_isbn.eq_any(isbns))
+        .order((book_authors::book_isbn, book_authors::position))
+        .select((
+            book_authors::book_isbn,
+            crate::db::schema::authors::id,
+            crate::db::schema::authors::name,
+        ))
+        .load(conn)
+        .await?;
+    let mut map: HashMap<String, Vec<AuthorRef>> = HashMap::with_capacity(isbns.len());
+    for (isbn, id, name) in rows {
+        map.entry(isbn).or_default().push(AuthorRef { id, name });
+    }
+    Ok(map)
+}
+
+/// Joins rows with their authors (one statement for all of them, however many rows), keeping the
+/// rows' order. For lists this is cheaper than `book_authors_json` per row.
+pub async fn attach_authors(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<BookRow>,
+) -> QueryResult<Vec<Book>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let isbns: Vec<String> = rows.iter().map(|r| r.isbn.clone()).collect();
+    let mut authors = authors_of(conn, &isbns).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let a = authors.remove(&r.isbn).unwrap_or_default();
+            r.into_book(a)
+        })
+        .collect())
 }
 
 /// A page of books: filters, one sort key plus the ISBN as tie-breaker, keyset continuation.
@@ -144,7 +187,7 @@ pub async fn list(
     after: Option<&BookKey>,
     limit: i64,
 ) -> QueryResult<Vec<Book>> {
-    let mut q = books::table.select(book_with_authors!()).into_boxed();
+    let mut q = books::table.select(BookRow::as_select()).into_boxed();
     if let Some(c) = filter.category {
         q = q.filter(books::category.eq(c.as_str()));
     }
@@ -210,8 +253,8 @@ pub async fn list(
         BookSort::Year => keyset!(books::year, int),
         BookSort::Price => keyset!(books::price_cents, int),
     }
-    let rows = q.limit(limit).load::<RowWithAuthors>(conn).await?;
-    Ok(rows.into_iter().map(to_book).collect())
+    let rows = q.limit(limit).load(conn).await?;
+    attach_authors(conn, rows).await
 }
 
 #[derive(QueryableByName)]
@@ -220,12 +263,12 @@ struct AuthorBookRow {
     author_id: i64,
     #[diesel(embed)]
     book: BookRow,
-    #[diesel(sql_type = Text)]
-    authors_json: String,
 }
 
-/// The first `limit` books of each of many authors, by (year, isbn), in ONE statement (a LATERAL
-/// join); `after` continues every author's list after that (year, isbn).
+/// The first `limit` books of each of many authors, by (year, isbn), in ONE statement (the
+/// `top_books_of_authors` function: a LATERAL join whose plan PostgreSQL keeps); `after`
+/// continues every author's list after that (year, isbn). With `with_authors`, one more
+/// statement loads the books' authors; without, their author lists are left empty.
 pub async fn top_books_of_authors(
     conn: &mut AsyncPgConnection,
     author_ids: &[i64],
@@ -233,40 +276,38 @@ pub async fn top_books_of_authors(
     order: SortOrder,
     after: Option<(i32, String)>,
     limit: i64,
+    with_authors: bool,
 ) -> QueryResult<HashMap<i64, Vec<Book>>> {
-    let (cmp, dir) = match order {
-        SortOrder::Asc => (">", "ASC"),
-        SortOrder::Desc => ("<", "DESC"),
-    };
-    let query = format!(
-        "SELECT a.id AS author_id, b.isbn, b.title, b.category, b.year, b.price_cents, b.stock, \
-                b.version, b.created_at, b.updated_at, book_authors_json(b.isbn) AS authors_json \
-         FROM unnest($1) AS a(id) \
-         CROSS JOIN LATERAL ( \
-             SELECT bk.* FROM book_authors ba JOIN books bk ON bk.isbn = ba.book_isbn \
-             WHERE ba.author_id = a.id \
-               AND ($2::text IS NULL OR bk.category = $2) \
-               AND ($3::int IS NULL OR (bk.year, bk.isbn) {cmp} ($3, $4::text)) \
-             ORDER BY bk.year {dir}, bk.isbn {dir} \
-             LIMIT $5) b"
-    );
     let (after_year, after_isbn) = match after {
         Some((y, i)) => (Some(y), Some(i)),
         None => (None, None),
     };
-    let rows: Vec<AuthorBookRow> = diesel::sql_query(query)
-        .bind::<Array<BigInt>, _>(author_ids)
-        .bind::<Nullable<Text>, _>(category.map(|c| c.as_str()))
-        .bind::<Nullable<Integer>, _>(after_year)
-        .bind::<Nullable<Text>, _>(after_isbn)
-        .bind::<BigInt, _>(limit)
-        .load(conn)
-        .await?;
+    let rows: Vec<AuthorBookRow> =
+        diesel::sql_query("SELECT * FROM top_books_of_authors($1, $2, $3, $4, $5, $6)")
+            .bind::<Array<BigInt>, _>(author_ids)
+            .bind::<Nullable<Text>, _>(category.map(|c| c.as_str()))
+            .bind::<Nullable<Integer>, _>(after_year)
+            .bind::<Nullable<Text>, _>(after_isbn)
+            .bind::<Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
+            .bind::<diesel::sql_types::Bool, _>(order == SortOrder::Desc)
+            .load(conn)
+            .await?;
+    let authors = if with_authors && !rows.is_empty() {
+        let isbns: Vec<String> = rows.iter().map(|r| r.book.isbn.clone()).collect();
+        authors_of(conn, &isbns).await?
+    } else {
+        HashMap::new()
+    };
     let mut out: HashMap<i64, Vec<Book>> = HashMap::new();
     for r in rows {
+        let a = if with_authors {
+            authors.get(&r.book.isbn).cloned().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         out.entry(r.author_id)
             .or_default()
-            .push(to_book((r.book, r.authors_json)));
+            .push(r.book.into_book(a));
     }
     Ok(out)
 }

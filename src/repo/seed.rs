@@ -139,7 +139,7 @@ pub async fn sync_sequences(conn: &mut AsyncPgConnection) -> QueryResult<()> {
 
 /// `ANALYZE` so the planner knows the new sizes at once.
 pub async fn analyze(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    diesel::sql_query("ANALYZE authors, books, book_authors, magazines")
+    diesel::sql_query("VACUUM ANALYZE authors, books, book_authors, magazines")
         .execute(conn)
         .await
         .map(|_| ())

@@ -317,6 +317,7 @@ impl App {
         category: Option<crate::domain::Category>,
         order: SortOrder,
         page: &PageArgs,
+        with_authors: bool,
     ) -> AppResult<std::collections::HashMap<i64, Page<Book>>> {
         let limit = page.limit()?;
         let scope = format!("books:{}:{order}", BookSort::Year);
@@ -346,6 +347,7 @@ impl App {
             order,
             after,
             limit + 1,
+            with_authors,
         )
         .await?;
         Ok(found

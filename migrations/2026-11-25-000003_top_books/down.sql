@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS top_books_of_authors(bigint[], text, integer, text, integer, boolean);
