@@ -106,35 +106,12 @@ impl App {
             ));
         }
         let scope = "authors:id:asc";
-        let after = match &page.cursor {
-            None => None,
-            Some(raw) => Some(
-                cursor::decode(raw, scope, page.cursor_name)?
-                    .k
-                    .as_i64()
-                    .ok_or_else(|| {
-                        AppError::bad_param(
-                            page.cursor_name,
-                            format!("{} is not a valid cursor for this list", page.cursor_name),
-                        )
-                    })?,
-            ),
-        };
+        let after = cursor::id_after(page, scope)?;
         let mut conn = self.db.conn(&ctx.stats).await?;
-        let mut items = repo::authors::list(&mut conn, name_contains, after, limit + 1).await?;
-        let next_cursor = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|a| {
-                cursor::encode(&cursor::Cursor {
-                    s: scope.into(),
-                    v: Value::Null,
-                    k: Value::from(a.id),
-                })
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = repo::authors::list(&mut conn, name_contains, after, limit + 1).await?;
+        Ok(cursor::page_of(items, limit, |x| {
+            cursor::id_cursor(scope, x.id)
+        }))
     }
 
     /// An author's books by (year, isbn); 404 for an unknown author.
@@ -277,9 +254,5 @@ impl App {
 
 /// The cursor of `author` in the author list (for GraphQL edges).
 pub fn cursor_of(author: &Author) -> String {
-    cursor::encode(&cursor::Cursor {
-        s: "authors:id:asc".into(),
-        v: Value::Null,
-        k: Value::from(author.id),
-    })
+    cursor::id_cursor("authors:id:asc", author.id)
 }

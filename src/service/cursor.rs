@@ -61,3 +61,45 @@ mod tests {
         assert!(decode("", "books:title:asc", "cursor").is_err());
     }
 }
+
+/// Lists ordered by id: the id a `cursor` continues after (400 naming the parameter when it is
+/// not a cursor of the list `scope`).
+pub fn id_after(page: &crate::service::PageArgs, scope: &str) -> AppResult<Option<i64>> {
+    let Some(raw) = &page.cursor else {
+        return Ok(None);
+    };
+    decode(raw, scope, page.cursor_name)?
+        .k
+        .as_i64()
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::bad_param(
+                page.cursor_name,
+                format!("{} is not a valid cursor for this list", page.cursor_name),
+            )
+        })
+}
+
+/// The cursor of the item with `id` in the id-ordered list `scope`.
+pub fn id_cursor(scope: &str, id: i64) -> String {
+    encode(&Cursor {
+        s: scope.to_owned(),
+        v: Value::Null,
+        k: Value::from(id),
+    })
+}
+
+/// A page from `limit + 1` fetched items: the extra one only says that there is a next page.
+pub fn page_of<T>(
+    mut items: Vec<T>,
+    limit: i64,
+    cursor_of: impl Fn(&T) -> String,
+) -> crate::model::Page<T> {
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    crate::model::Page { items, next_cursor }
+}

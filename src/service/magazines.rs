@@ -87,35 +87,12 @@ impl App {
     ) -> AppResult<Page<Magazine>> {
         let limit = page.limit()?;
         let scope = "magazines:id:asc";
-        let after = match &page.cursor {
-            None => None,
-            Some(raw) => Some(
-                cursor::decode(raw, scope, page.cursor_name)?
-                    .k
-                    .as_i64()
-                    .ok_or_else(|| {
-                        AppError::bad_param(
-                            page.cursor_name,
-                            format!("{} is not a valid cursor for this list", page.cursor_name),
-                        )
-                    })?,
-            ),
-        };
+        let after = cursor::id_after(page, scope)?;
         let mut conn = self.db.conn(&ctx.stats).await?;
-        let mut items = repo::magazines::list(&mut conn, filter, after, limit + 1).await?;
-        let next_cursor = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|m| {
-                cursor::encode(&cursor::Cursor {
-                    s: scope.into(),
-                    v: Value::Null,
-                    k: Value::from(m.id),
-                })
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = repo::magazines::list(&mut conn, filter, after, limit + 1).await?;
+        Ok(cursor::page_of(items, limit, |x| {
+            cursor::id_cursor(scope, x.id)
+        }))
     }
 
     pub async fn create_magazine(&self, ctx: &Ctx, input: &Value) -> AppResult<Magazine> {
@@ -197,9 +174,5 @@ impl App {
 
 /// The cursor of `magazine` in the magazine list (for GraphQL edges).
 pub fn cursor_of(magazine: &Magazine) -> String {
-    cursor::encode(&cursor::Cursor {
-        s: "magazines:id:asc".into(),
-        v: Value::Null,
-        k: Value::from(magazine.id),
-    })
+    cursor::id_cursor("magazines:id:asc", magazine.id)
 }
