@@ -10,6 +10,7 @@ mod books;
 mod browser;
 mod cache;
 mod cancellation;
+mod cli;
 mod cluster;
 mod graphql;
 mod hardening;
