@@ -137,6 +137,8 @@ pub struct CacheCounters {
 pub struct Snapshot(pub u64, pub u64);
 
 pub struct Cache {
+    /// Pages of book lists, keyed by generation and query (see [`Cache::page_generation`]).
+    pages: moka::sync::Cache<String, Arc<crate::model::Page<crate::model::Book>>>,
     prefix: String,
     /// In-process front of the Redis backend.
     front: Option<Arc<front::Front>>,
@@ -167,6 +169,10 @@ impl Cache {
         let front = matches!(backend, Backend::Redis { .. })
             .then(|| Arc::new(front::Front::new(prefix, SCHEMA_VERSION, VALUE_TTL)));
         Cache {
+            pages: moka::sync::Cache::builder()
+                .max_capacity(2_000)
+                .time_to_live(VALUE_TTL)
+                .build(),
             prefix: prefix.to_owned(),
             front,
             local_seq: AtomicU64::new(0),
@@ -528,8 +534,49 @@ impl Cache {
         }
     }
 
+    /// The generation under which pages of book lists may be cached now, or `None` when they must
+    /// not be. Lists are invalidated by generation counters: every invalidation this process
+    /// applies (its own writes, and every other replica's before that write is acknowledged)
+    /// moves the generation on, so a page stored under an older one is never read again.
+    /// With Redis the generation is the front's, usable only while the front is live; without
+    /// Redis it is the in-process sequence.
+    pub fn page_generation(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::Off => None,
+            Backend::Local(_) => Some(self.local_seq.load(Ordering::SeqCst)),
+            Backend::Redis { .. } => self.front.as_ref().filter(|f| f.is_live()).map(|f| f.seq()),
+        }
+    }
+
+    pub fn get_page(
+        &self,
+        key: &str,
+        generation: u64,
+    ) -> Option<Arc<crate::model::Page<crate::model::Book>>> {
+        let hit = self.pages.get(&format!("{generation}:{key}"));
+        crate::metrics::cache_event("book_page", if hit.is_some() { "hit" } else { "miss" });
+        hit
+    }
+
+    /// Stores a page read under `generation`, unless the generation moved on meanwhile.
+    pub fn put_page(
+        &self,
+        key: &str,
+        generation: u64,
+        page: Arc<crate::model::Page<crate::model::Book>>,
+    ) {
+        if self.page_generation() == Some(generation) {
+            let full = format!("{generation}:{key}");
+            self.pages.insert(full.clone(), page);
+            if self.page_generation() != Some(generation) {
+                self.pages.invalidate(&full);
+            }
+        }
+    }
+
     /// Empties the in-process cache (after the invalidation listener reconnects).
     pub fn clear_local(&self) {
+        self.local_seq.fetch_add(1, Ordering::SeqCst);
         if let Backend::Local(cache) = &self.backend {
             cache.invalidate_all();
         }

@@ -90,7 +90,7 @@ pub async fn list_books(
     State(app): State<AppState>,
     Auth(ctx): Auth,
     Params(q): Params<BooksQuery>,
-) -> Result<Json<Page<Book>>, AppError> {
+) -> Result<Response, AppError> {
     let args = BookListArgs {
         filter: BookFilter {
             category: params::category("category", &q.category)?,
@@ -102,7 +102,17 @@ pub async fn list_books(
         order: params::order("order", &q.order)?,
     };
     let page = PageArgs::rest(params::int("limit", &q.limit)?, q.cursor);
-    Ok(Json(app.list_books(&ctx, &args, &page).await?))
+    let page = app.list_books_shared(&ctx, &args, &page).await?;
+    // Serialized from the shared page: no copy of the books.
+    let body = serde_json::to_vec(&*page).map_err(AppError::internal)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/v1/book", tag = "books", params(BooksQuery),
@@ -112,7 +122,7 @@ pub async fn filter_books(
     state: State<AppState>,
     auth: Auth,
     q: Params<BooksQuery>,
-) -> Result<Json<Page<Book>>, AppError> {
+) -> Result<Response, AppError> {
     list_books(state, auth, q).await
 }
 

@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use crate::app::{App, Ctx};
 use crate::cache::CacheKey;
 use crate::domain::{validate, validate::Fields, BookSort, Isbn, SortOrder};
@@ -120,6 +122,19 @@ impl App {
         args: &BookListArgs,
         page: &PageArgs,
     ) -> AppResult<Page<Book>> {
+        Ok(Page::clone(
+            &*self.list_books_shared(ctx, args, page).await?,
+        ))
+    }
+
+    /// A page of books, shared: pages are cached in process under the cache's generation (see
+    /// `Cache::page_generation`), so no page survives a write.
+    pub async fn list_books_shared(
+        &self,
+        ctx: &Ctx,
+        args: &BookListArgs,
+        page: &PageArgs,
+    ) -> AppResult<Arc<Page<Book>>> {
         let limit = page.limit()?;
         let sort = args.sort.unwrap_or(BookSort::Isbn);
         let order = args.order.unwrap_or(SortOrder::Asc);
@@ -145,8 +160,23 @@ impl App {
                 )?,
             ),
         };
+        let f = &args.filter;
+        let page_key = format!(
+            "books|{sort}|{order}|{limit}|{}|{:?}|{:?}|{:?}|{:?}",
+            page.cursor.as_deref().unwrap_or(""),
+            f.category,
+            f.year,
+            f.author_id,
+            f.title_contains
+        );
+        let generation = self.cache.page_generation();
+        if let Some(g) = generation {
+            if let Some(hit) = self.cache.get_page(&page_key, g) {
+                return Ok(hit);
+            }
+        }
         let mut conn = self.db.conn(&ctx.stats).await?;
-        let mut items = repo::books::list(
+        let items = repo::books::list(
             &mut conn,
             &args.filter,
             sort,
@@ -155,13 +185,13 @@ impl App {
             limit + 1,
         )
         .await?;
-        let next_cursor = if items.len() as i64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|b| book_cursor(b, sort, &scope))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let result = Arc::new(cursor::page_of(items, limit, |b| {
+            book_cursor(b, sort, &scope)
+        }));
+        if let Some(g) = generation {
+            self.cache.put_page(&page_key, g, result.clone());
+        }
+        Ok(result)
     }
 
     pub async fn create_book(&self, ctx: &Ctx, input: &Value) -> AppResult<Book> {
@@ -339,10 +369,32 @@ impl App {
                 }
             }
         };
+        // Each author's page is cached like a list page (generation-checked), so only the
+        // authors not cached are read, in one statement.
+        let generation = self.cache.page_generation();
+        let key_of = |author: i64| {
+            format!(
+                "author-books|{author}|{limit}|{}|{category:?}|{order}|{with_authors}",
+                page.cursor.as_deref().unwrap_or("")
+            )
+        };
+        let mut out = std::collections::HashMap::with_capacity(author_ids.len());
+        let mut missing = Vec::new();
+        for &author in author_ids {
+            match generation.and_then(|g| self.cache.get_page(&key_of(author), g)) {
+                Some(hit) => {
+                    out.insert(author, Page::clone(&hit));
+                }
+                None => missing.push(author),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
         let mut conn = self.db.conn(&ctx.stats).await?;
-        let found = repo::books::top_books_of_authors(
+        let mut found = repo::books::top_books_of_authors(
             &mut conn,
-            author_ids,
+            &missing,
             category,
             order,
             after,
@@ -350,17 +402,15 @@ impl App {
             with_authors,
         )
         .await?;
-        Ok(found
-            .into_iter()
-            .map(|(author, mut items)| {
-                let next_cursor = if items.len() as i64 > limit {
-                    items.truncate(limit as usize);
-                    items.last().map(|b| book_cursor(b, BookSort::Year, &scope))
-                } else {
-                    None
-                };
-                (author, Page { items, next_cursor })
-            })
-            .collect())
+        for author in missing {
+            let items = found.remove(&author).unwrap_or_default();
+            let result = cursor::page_of(items, limit, |b| book_cursor(b, BookSort::Year, &scope));
+            if let Some(g) = generation {
+                self.cache
+                    .put_page(&key_of(author), g, Arc::new(result.clone()));
+            }
+            out.insert(author, result);
+        }
+        Ok(out)
     }
 }

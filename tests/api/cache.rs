@@ -426,3 +426,89 @@ async fn redis_stopped_or_hung_never_fails_or_stalls_requests() {
     assert!(hit, "caching resumes after Redis restarts");
     assert_eq!(app.get("/readyz").await.body["cache"]["status"], "ok");
 }
+
+#[tokio::test]
+async fn cached_list_pages_never_outlive_a_write_on_any_replica() {
+    let a = spawn_with_redis(redis_url()).await;
+    let (editor, author) = seed_book(&a, 20).await;
+    let (b, _) = {
+        let mut config = bookstore::config::Config::for_database(a.db_url.clone());
+        config.redis_url = a.state.config.redis_url.clone();
+        config.cache_prefix = a.state.config.cache_prefix.clone();
+        config.jwt_secret = a.state.config.jwt_secret.clone();
+        let state = bookstore::App::new(config).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = bookstore::router(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
+        });
+        (format!("http://{addr}"), state)
+    };
+    let http = reqwest::Client::new();
+    let list = format!("{b}/v1/books?author_id={author}");
+    let gql_q = json!({"query": format!("{{ author(id: \"{author}\") {{ books {{ nodes {{ title }} }} }} }}")});
+    // Let both fronts become live, then read the list (and the GraphQL page) a few times on B.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    for _ in 0..3 {
+        assert_eq!(
+            send(http.get(&list)).await.body["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        let g = send(http.post(format!("{b}/graphql")).json(&gql_q)).await;
+        assert_eq!(
+            g.body["data"]["author"]["books"]["nodes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1,
+            "{}",
+            g.text
+        );
+    }
+    // A write through A: B's very next reads include the new book.
+    a.create_book(&editor, &book_body(&isbn(21), "Book 21", &[author]))
+        .await;
+    let r = send(http.get(&list)).await;
+    assert_eq!(
+        r.body["items"].as_array().unwrap().len(),
+        2,
+        "stale list page on B: {}",
+        r.text
+    );
+    let g = send(http.post(format!("{b}/graphql")).json(&gql_q)).await;
+    assert_eq!(
+        g.body["data"]["author"]["books"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{}",
+        g.text
+    );
+    // A rename shows in B's cached list pages too.
+    a.patch(
+        &format!("/v1/author/{author}/name"),
+        &editor,
+        &json!({"name": "New Name"}),
+    )
+    .await
+    .expect(200);
+    let r = send(http.get(&list)).await;
+    assert!(
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["authors"][0]["name"] == "New Name"),
+        "{}",
+        r.text
+    );
+}
