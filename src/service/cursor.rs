@@ -43,24 +43,6 @@ pub fn decode(raw: &str, scope: &str, param: &str) -> AppResult<Cursor> {
     Ok(cursor)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trip_and_scope() {
-        let c = Cursor {
-            s: "books:title:asc".into(),
-            v: Value::from("Dune"),
-            k: Value::from("9780000000019"),
-        };
-        let raw = encode(&c);
-        assert_eq!(decode(&raw, "books:title:asc", "cursor").unwrap(), c);
-        assert!(decode(&raw, "books:year:asc", "cursor").is_err());
-        assert!(decode("not-a-cursor!", "books:title:asc", "cursor").is_err());
-        assert!(decode("", "books:title:asc", "cursor").is_err());
-    }
-}
 
 /// Lists ordered by id: the id a `cursor` continues after (400 naming the parameter when it is
 /// not a cursor of the list `scope`).
@@ -102,4 +84,23 @@ pub fn page_of<T>(
         None
     };
     crate::model::Page { items, next_cursor }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_scope() {
+        let c = Cursor {
+            s: "books:title:asc".into(),
+            v: Value::from("Dune"),
+            k: Value::from("9780000000019"),
+        };
+        let raw = encode(&c);
+        assert_eq!(decode(&raw, "books:title:asc", "cursor").unwrap(), c);
+        assert!(decode(&raw, "books:year:asc", "cursor").is_err());
+        assert!(decode("not-a-cursor!", "books:title:asc", "cursor").is_err());
+        assert!(decode("", "books:title:asc", "cursor").is_err());
+    }
 }
