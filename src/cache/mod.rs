@@ -138,7 +138,7 @@ pub struct Snapshot(pub u64, pub u64);
 
 pub struct Cache {
     /// Pages of book lists, keyed by generation and query (see [`Cache::page_generation`]).
-    pages: moka::sync::Cache<String, Arc<crate::model::Page<crate::model::Book>>>,
+    pages: moka::sync::Cache<String, Arc<dyn std::any::Any + Send + Sync>>,
     prefix: String,
     /// In-process front of the Redis backend.
     front: Option<Arc<front::Front>>,
@@ -548,26 +548,22 @@ impl Cache {
         }
     }
 
-    pub fn get_page(
-        &self,
-        key: &str,
-        generation: u64,
-    ) -> Option<Arc<crate::model::Page<crate::model::Book>>> {
-        let hit = self.pages.get(&format!("{generation}:{key}"));
-        crate::metrics::cache_event("book_page", if hit.is_some() { "hit" } else { "miss" });
+    /// A cached list page (any type: the key names what it holds).
+    pub fn get_page<T: Send + Sync + 'static>(&self, key: &str, generation: u64) -> Option<Arc<T>> {
+        let hit = self
+            .pages
+            .get(&format!("{generation}:{key}"))
+            .and_then(|v| v.downcast::<T>().ok());
+        crate::metrics::cache_event("list_page", if hit.is_some() { "hit" } else { "miss" });
         hit
     }
 
     /// Stores a page read under `generation`, unless the generation moved on meanwhile.
-    pub fn put_page(
-        &self,
-        key: &str,
-        generation: u64,
-        page: Arc<crate::model::Page<crate::model::Book>>,
-    ) {
+    pub fn put_page<T: Send + Sync + 'static>(&self, key: &str, generation: u64, page: Arc<T>) {
         if self.page_generation() == Some(generation) {
             let full = format!("{generation}:{key}");
-            self.pages.insert(full.clone(), page);
+            self.pages
+                .insert(full.clone(), page as Arc<dyn std::any::Any + Send + Sync>);
             if self.page_generation() != Some(generation) {
                 self.pages.invalidate(&full);
             }

@@ -2,6 +2,7 @@
 //! per-request statement counter.
 
 pub mod schema;
+pub mod views;
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},

@@ -6,6 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{contains_pattern, lower};
 use crate::db::schema::{authors, book_authors};
+use crate::db::views::authors_with_counts as v;
 use crate::model::Author;
 
 type Row = (
@@ -19,21 +20,18 @@ type Row = (
     i32,
 );
 
-fn book_count() -> super::author_book_count<authors::id> {
-    super::author_book_count(authors::id)
-}
-
+/// Reads go through the `authors_with_counts` view (the book count as an inline subquery).
 macro_rules! author_columns {
     () => {
         (
-            authors::id,
-            authors::name,
-            authors::bio,
-            authors::born_year,
-            book_count(),
-            authors::created_at,
-            authors::updated_at,
-            authors::version,
+            v::id,
+            v::name,
+            v::bio,
+            v::born_year,
+            v::book_count,
+            v::created_at,
+            v::updated_at,
+            v::version,
         )
     };
 }
@@ -59,8 +57,8 @@ pub struct AuthorData {
 }
 
 pub async fn by_id(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<Author>> {
-    authors::table
-        .filter(authors::id.eq(id))
+    v::table
+        .filter(v::id.eq(id))
         .select(author_columns!())
         .first::<Row>(conn)
         .await
@@ -70,8 +68,8 @@ pub async fn by_id(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<Option<
 
 /// Authors by id, in no particular order; missing ids are simply absent.
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryResult<Vec<Author>> {
-    authors::table
-        .filter(authors::id.eq_any(ids))
+    v::table
+        .filter(v::id.eq_any(ids))
         .select(author_columns!())
         .load::<Row>(conn)
         .await
@@ -87,19 +85,6 @@ pub async fn existing_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> QueryRes
         .await
 }
 
-/// Book counts for many authors in one statement.
-pub async fn book_counts(
-    conn: &mut AsyncPgConnection,
-    ids: &[i64],
-) -> QueryResult<Vec<(i64, i64)>> {
-    book_authors::table
-        .filter(book_authors::author_id.eq_any(ids))
-        .group_by(book_authors::author_id)
-        .select((book_authors::author_id, diesel::dsl::count_star()))
-        .load(conn)
-        .await
-}
-
 /// Authors ordered by id after `after_id`, optionally filtered by a case-insensitive substring.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -107,14 +92,14 @@ pub async fn list(
     after_id: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<Author>> {
-    let mut q = authors::table.select(author_columns!()).into_boxed();
+    let mut q = v::table.select(author_columns!()).into_boxed();
     if let Some(needle) = name_contains {
-        q = q.filter(lower(authors::name).like(contains_pattern(needle)));
+        q = q.filter(lower(v::name).like(contains_pattern(needle)));
     }
     if let Some(id) = after_id {
-        q = q.filter(authors::id.gt(id));
+        q = q.filter(v::id.gt(id));
     }
-    q.order(authors::id.asc())
+    q.order(v::id.asc())
         .limit(limit)
         .load::<Row>(conn)
         .await

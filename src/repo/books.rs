@@ -9,6 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{contains_pattern, lower};
 use crate::db::schema::{book_authors, books};
+use crate::db::views::books_with_authors as bv;
 use crate::domain::{BookSort, Category, SortOrder};
 use crate::model::{AuthorRef, Book};
 
@@ -101,38 +102,58 @@ pub async fn row_by_isbn(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResul
         .optional()
 }
 
-/// A book row with its ordered authors as JSON (`book_authors_json`): one statement per read.
-type RowWithAuthors = (BookRow, String);
-
-macro_rules! book_with_authors {
-    () => {
-        (BookRow::as_select(), super::book_authors_json(books::isbn))
-    };
+/// A book with its ordered authors as JSON, from the `books_with_authors` view: one statement.
+#[derive(Queryable, Selectable, Debug)]
+#[diesel(table_name = crate::db::views::books_with_authors, check_for_backend(diesel::pg::Pg))]
+struct BookViewRow {
+    isbn: String,
+    title: String,
+    category: String,
+    year: i32,
+    price_cents: i32,
+    stock: i32,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    authors_json: String,
 }
 
-fn to_book((row, authors): RowWithAuthors) -> Book {
-    // The JSON is built by the database function from rows it joined; it always parses.
-    let authors: Vec<AuthorRef> = serde_json::from_str(&authors).unwrap_or_default();
-    row.into_book(authors)
+impl BookViewRow {
+    fn into_book(self) -> Book {
+        // The JSON is built by the view from rows it joined; it always parses.
+        let authors: Vec<AuthorRef> = serde_json::from_str(&self.authors_json).unwrap_or_default();
+        BookRow {
+            isbn: self.isbn,
+            title: self.title,
+            category: self.category,
+            year: self.year,
+            price_cents: self.price_cents,
+            stock: self.stock,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+        .into_book(authors)
+    }
 }
 
 pub async fn by_isbn(conn: &mut AsyncPgConnection, isbn: &str) -> QueryResult<Option<Book>> {
-    books::table
-        .filter(books::isbn.eq(isbn))
-        .select(book_with_authors!())
-        .first::<RowWithAuthors>(conn)
+    bv::table
+        .filter(bv::isbn.eq(isbn))
+        .select(BookViewRow::as_select())
+        .first(conn)
         .await
         .optional()
-        .map(|r| r.map(to_book))
+        .map(|r| r.map(BookViewRow::into_book))
 }
 
 pub async fn by_isbns(conn: &mut AsyncPgConnection, isbns: &[String]) -> QueryResult<Vec<Book>> {
-    let rows = books::table
-        .filter(books::isbn.eq_any(isbns))
-        .select(BookRow::as_select())
+    bv::table
+        .filter(bv::isbn.eq_any(isbns))
+        .select(BookViewRow::as_select())
         .load(conn)
-        .await?;
-    attach_authors(conn, rows).await
+        .await
+        .map(|rows| rows.into_iter().map(BookViewRow::into_book).collect())
 }
 
 /// The ordered authors of many books in one statement.
@@ -158,26 +179,6 @@ pub async fn authors_of(
     Ok(map)
 }
 
-/// Joins rows with their authors (one statement for all of them, however many rows), keeping the
-/// rows' order. For lists this is cheaper than `book_authors_json` per row.
-pub async fn attach_authors(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<BookRow>,
-) -> QueryResult<Vec<Book>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let isbns: Vec<String> = rows.iter().map(|r| r.isbn.clone()).collect();
-    let mut authors = authors_of(conn, &isbns).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let a = authors.remove(&r.isbn).unwrap_or_default();
-            r.into_book(a)
-        })
-        .collect())
-}
-
 /// A page of books: filters, one sort key plus the ISBN as tie-breaker, keyset continuation.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -187,16 +188,16 @@ pub async fn list(
     after: Option<&BookKey>,
     limit: i64,
 ) -> QueryResult<Vec<Book>> {
-    let mut q = books::table.select(BookRow::as_select()).into_boxed();
+    let mut q = bv::table.select(BookViewRow::as_select()).into_boxed();
     if let Some(c) = filter.category {
-        q = q.filter(books::category.eq(c.as_str()));
+        q = q.filter(bv::category.eq(c.as_str()));
     }
     if let Some(y) = filter.year {
-        q = q.filter(books::year.eq(y));
+        q = q.filter(bv::year.eq(y));
     }
     if let Some(a) = filter.author_id {
         q = q.filter(
-            books::isbn.eq_any(
+            bv::isbn.eq_any(
                 book_authors::table
                     .filter(book_authors::author_id.eq(a))
                     .select(book_authors::book_isbn),
@@ -204,7 +205,7 @@ pub async fn list(
         );
     }
     if let Some(t) = &filter.title_contains {
-        q = q.filter(lower(books::title).like(contains_pattern(t)));
+        q = q.filter(lower(bv::title).like(contains_pattern(t)));
     }
 
     macro_rules! keyset {
@@ -214,17 +215,17 @@ pub async fn list(
                 q = match order {
                     SortOrder::Asc => q.filter(
                         $col.gt(v.clone())
-                            .or($col.eq(v).and(books::isbn.gt(key.isbn.clone()))),
+                            .or($col.eq(v).and(bv::isbn.gt(key.isbn.clone()))),
                     ),
                     SortOrder::Desc => q.filter(
                         $col.lt(v.clone())
-                            .or($col.eq(v).and(books::isbn.lt(key.isbn.clone()))),
+                            .or($col.eq(v).and(bv::isbn.lt(key.isbn.clone()))),
                     ),
                 };
             }
             q = match order {
-                SortOrder::Asc => q.order(($col.asc(), books::isbn.asc())),
-                SortOrder::Desc => q.order(($col.desc(), books::isbn.desc())),
+                SortOrder::Asc => q.order(($col.asc(), bv::isbn.asc())),
+                SortOrder::Desc => q.order(($col.desc(), bv::isbn.desc())),
             };
         }};
     }
@@ -240,21 +241,21 @@ pub async fn list(
         BookSort::Isbn => {
             if let Some(key) = after {
                 q = match order {
-                    SortOrder::Asc => q.filter(books::isbn.gt(key.isbn.clone())),
-                    SortOrder::Desc => q.filter(books::isbn.lt(key.isbn.clone())),
+                    SortOrder::Asc => q.filter(bv::isbn.gt(key.isbn.clone())),
+                    SortOrder::Desc => q.filter(bv::isbn.lt(key.isbn.clone())),
                 };
             }
             q = match order {
-                SortOrder::Asc => q.order(books::isbn.asc()),
-                SortOrder::Desc => q.order(books::isbn.desc()),
+                SortOrder::Asc => q.order(bv::isbn.asc()),
+                SortOrder::Desc => q.order(bv::isbn.desc()),
             };
         }
-        BookSort::Title => keyset!(books::title, text),
-        BookSort::Year => keyset!(books::year, int),
-        BookSort::Price => keyset!(books::price_cents, int),
+        BookSort::Title => keyset!(bv::title, text),
+        BookSort::Year => keyset!(bv::year, int),
+        BookSort::Price => keyset!(bv::price_cents, int),
     }
-    let rows = q.limit(limit).load(conn).await?;
-    attach_authors(conn, rows).await
+    let rows: Vec<BookViewRow> = q.limit(limit).load(conn).await?;
+    Ok(rows.into_iter().map(BookViewRow::into_book).collect())
 }
 
 #[derive(QueryableByName)]

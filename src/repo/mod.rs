@@ -10,19 +10,12 @@ pub mod tokens;
 pub mod users;
 
 use diesel::expression::functions::declare_sql_function;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 
 #[declare_sql_function]
 extern "SQL" {
     /// PostgreSQL `lower(text)`; the trigram indexes are built on `lower(...)`.
     fn lower(x: Text) -> Text;
-
-    /// A book's ordered authors as a JSON array of `{id, name}` (see the migrations): lets a
-    /// book with its authors be one prepared statement.
-    fn book_authors_json(isbn: Text) -> Text;
-
-    /// How many books an author has (see the migrations).
-    fn author_book_count(author_id: BigInt) -> BigInt;
 }
 
 /// `%needle%` for LIKE, with LIKE's wildcards in the needle escaped (default escape is `\`).

@@ -107,11 +107,26 @@ impl App {
         }
         let scope = "authors:id:asc";
         let after = cursor::id_after(page, scope)?;
+        // Cached like book pages (generation-checked: every author or book write moves it on).
+        let page_key = format!(
+            "authors|{limit}|{}|{:?}",
+            page.cursor.as_deref().unwrap_or(""),
+            name_contains
+        );
+        let generation = self.cache.page_generation();
+        if let Some(hit) =
+            generation.and_then(|g| self.cache.get_page::<Page<Author>>(&page_key, g))
+        {
+            return Ok(Page::clone(&hit));
+        }
         let mut conn = self.db.conn(&ctx.stats).await?;
         let items = repo::authors::list(&mut conn, name_contains, after, limit + 1).await?;
-        Ok(cursor::page_of(items, limit, |x| {
-            cursor::id_cursor(scope, x.id)
-        }))
+        let result = cursor::page_of(items, limit, |x| cursor::id_cursor(scope, x.id));
+        if let Some(g) = generation {
+            self.cache
+                .put_page(&page_key, g, std::sync::Arc::new(result.clone()));
+        }
+        Ok(result)
     }
 
     /// An author's books by (year, isbn); 404 for an unknown author.
@@ -152,12 +167,15 @@ impl App {
         let data = data.ok_or_else(|| {
             AppError::internal(anyhow::anyhow!("validated author fields missing"))
         })?;
-        self.write(ctx, move |c| {
+        self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let id = repo::authors::insert(c, &data).await?;
-                repo::authors::by_id(c, id)
+                let author = repo::authors::by_id(c, id)
                     .await?
-                    .ok_or(AppError::not_found("author"))
+                    .ok_or(AppError::not_found("author"))?;
+                // Nothing cached names the new author, but its invalidation moves the list
+                // pages' generation on, so cached author lists include it.
+                Ok((author, vec![CacheKey::Author(id)]))
             })
         })
         .await

@@ -43,7 +43,6 @@ pub fn decode(raw: &str, scope: &str, param: &str) -> AppResult<Cursor> {
     Ok(cursor)
 }
 
-
 /// Lists ordered by id: the id a `cursor` continues after (400 naming the parameter when it is
 /// not a cursor of the list `scope`).
 pub fn id_after(page: &crate::service::PageArgs, scope: &str) -> AppResult<Option<i64>> {

@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS authors_with_counts;
+DROP VIEW IF EXISTS books_with_authors;
