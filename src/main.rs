@@ -4,12 +4,8 @@ use std::io::Read;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use mimalloc::MiMalloc;
 
 use bookstore::{config::Config, domain::Role, seed};
-
-#[global_allocator]
-static GLOBAL: MiMalloc = MiMalloc;
 
 #[derive(Parser)]
 #[command(

@@ -136,24 +136,7 @@ async fn writes_through_one_process_are_read_at_once_through_another() {
     let a = spawn_with_redis(redis_url()).await;
     let (editor, author) = seed_book(&a, 1).await;
     // Process B: same database, same Redis, same prefix.
-    let mut config = bookstore::config::Config::for_database(a.db_url.clone());
-    config.redis_url = a.state.config.redis_url.clone();
-    config.cache_prefix = a.state.config.cache_prefix.clone();
-    config.jwt_secret = a.state.config.jwt_secret.clone();
-    let b = {
-        let state = bookstore::App::new(config).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = bookstore::router(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await;
-        });
-        format!("http://{addr}")
-    };
+    let (b, _) = second_server(&a).await;
     let http = reqwest::Client::new();
     let get = |url: String| {
         let http = http.clone();
@@ -431,24 +414,7 @@ async fn redis_stopped_or_hung_never_fails_or_stalls_requests() {
 async fn cached_list_pages_never_outlive_a_write_on_any_replica() {
     let a = spawn_with_redis(redis_url()).await;
     let (editor, author) = seed_book(&a, 20).await;
-    let (b, _) = {
-        let mut config = bookstore::config::Config::for_database(a.db_url.clone());
-        config.redis_url = a.state.config.redis_url.clone();
-        config.cache_prefix = a.state.config.cache_prefix.clone();
-        config.jwt_secret = a.state.config.jwt_secret.clone();
-        let state = bookstore::App::new(config).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let router = bookstore::router(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await;
-        });
-        (format!("http://{addr}"), state)
-    };
+    let (b, _) = second_server(&a).await;
     let http = reqwest::Client::new();
     let list = format!("{b}/v1/books?author_id={author}");
     let gql_q = json!({"query": format!("{{ author(id: \"{author}\") {{ books {{ nodes {{ title }} }} }} }}")});

@@ -14,10 +14,13 @@ use crate::helpers::{book_body, isbn, TestApp};
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A second server process (same code, own pool, cache and listener) on the same database.
+/// A second server process (same code, own pool, cache and listener) on the same database, with
+/// the same Redis, cache prefix and JWT secret as `app`.
 pub async fn second_server(app: &TestApp) -> (String, bookstore::AppState) {
     let mut config = bookstore::config::Config::for_database(app.db_url.clone());
     config.jwt_secret = app.state.config.jwt_secret.clone();
+    config.redis_url = app.state.config.redis_url.clone();
+    config.cache_prefix = app.state.config.cache_prefix.clone();
     let state = bookstore::App::new(config).unwrap();
     state
         .events
