@@ -353,7 +353,7 @@ if [ "$cached" -lt "$BOOKS" ]; then
 fi
 AFTER_NOTES=cache_left bench_wrk W1 "GET /v1/book/{isbn}" "$SHARED/wrk/book-isbn.lua" \
   "BOOKSTORE_CACHE=on, Redis: every book fetched once before ($cached keys; Cache-Status ${sample_status:-none})"
-bench_wrk W3 "GET /v1/books?category=&limit=20" "$SHARED/wrk/books-category.lua" "random of 8 categories; cache on (lists are not cached)"
+bench_wrk W3 "GET /v1/books?category=&limit=20" "$SHARED/wrk/books-category.lua" "random of 8 categories; cache on (list pages cached in process, generation-invalidated)"
 bench_wrk W4 "POST /graphql authors(50){books(10)}" "$BENCH_DIR/wrk/graphql-authors.lua" "nested: authors(first: 50){nodes{books(first: 10)}}"
 AFTER_NOTES=mix_notes bench_wrk W5 "90% GET /v1/book/{isbn}, 10% PUT" "$BENCH_DIR/wrk/write-mix.lua" \
   "cache on; PUT = full replacement with a new stock, editor bearer token" \
