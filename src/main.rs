@@ -108,7 +108,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     books: books.unwrap_or(20000),
                     magazines: magazines.unwrap_or(500),
                 };
-                set.load(&url, reset).await
+                set.load(&url, reset).await?;
+                // Servers sharing a Redis must not keep serving the replaced catalogue.
+                if let Ok(redis_url) = std::env::var("REDIS_URL") {
+                    let prefix =
+                        std::env::var("BOOKSTORE_CACHE_PREFIX").unwrap_or_else(|_| "bs".into());
+                    match bookstore::cache::flush_shared(&redis_url, &prefix).await {
+                        Ok(n) => eprintln!("dropped {n} cached entries in Redis"),
+                        Err(e) => eprintln!("warning: could not empty the Redis cache ({e}); cached entries expire within 5 minutes"),
+                    }
+                }
+                Ok(())
             } else {
                 if seed::demo(&url).await? {
                     eprintln!("demo catalogue loaded");

@@ -139,6 +139,8 @@ impl Dataset {
         })
         .await?;
         sql::analyze(&mut conn).await?;
+        // Running servers' in-process caches start afresh (Redis: see `cache::flush_shared`).
+        crate::repo::notify::cache_reset(&mut conn).await?;
         bar.finish_with_message("done");
         eprintln!(
             "seeded {} authors, {} books, {} magazines in {:.1}s",

@@ -211,6 +211,7 @@ impl Front {
                             .store(now + LIVE_FOR.as_millis() as u64, Ordering::Release);
                     }
                 }
+                Some("reset") => self.reset(),
                 Some("inv") => {
                     let Some(message_id) = parts.next() else {
                         continue;

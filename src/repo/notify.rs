@@ -17,3 +17,8 @@ pub async fn cache_invalidated(
         .await
         .map(|_| ())
 }
+
+/// Tells every process to drop its whole in-process cache (after the catalogue was replaced).
+pub async fn cache_reset(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+    cache_invalidated(conn, &["*".to_owned()]).await
+}

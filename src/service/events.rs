@@ -92,6 +92,10 @@ async fn listen_once(
     while let Some(n) = stream.next().await {
         let n = n?;
         if n.channel == crate::repo::notify::CACHE_CHANNEL {
+            if n.payload == "*" {
+                cache.clear_local();
+                continue;
+            }
             let keys: Vec<String> = n.payload.split_whitespace().map(str::to_owned).collect();
             cache.forget_local(&keys).await;
             continue;

@@ -478,3 +478,55 @@ async fn cached_list_pages_never_outlive_a_write_on_any_replica() {
         r.text
     );
 }
+
+#[tokio::test]
+async fn reseeding_the_catalogue_empties_every_cache() {
+    // With Redis (and the in-process front) ...
+    let a = spawn_with_redis(redis_url()).await;
+    let set = |books| bookstore::seed::Dataset {
+        authors: 3,
+        books,
+        magazines: 0,
+    };
+    set(10).load(&a.db_url, false).await.unwrap();
+    let path = format!("/v1/book/{}", isbn(10));
+    a.get(&path).await.expect(200);
+    assert_eq!(
+        a.get(&path).await.header("cache-status"),
+        Some("bookstore; hit")
+    );
+    set(5).load(&a.db_url, true).await.unwrap();
+    bookstore::cache::flush_shared(&redis_url(), &a.state.config.cache_prefix)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while a.get(&path).await.status != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "a replaced catalogue is still served from the cache"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // ... and without Redis (the reseed's NOTIFY empties in-process caches).
+    let b = TestApp::spawn().await;
+    b.state
+        .events
+        .spawn_listener(b.db_url.clone(), b.state.cache.clone());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    set(10).load(&b.db_url, false).await.unwrap();
+    b.get(&path).await.expect(200);
+    assert_eq!(
+        b.get(&path).await.header("cache-status"),
+        Some("bookstore; hit")
+    );
+    set(5).load(&b.db_url, true).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while b.get(&path).await.status != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "a replaced catalogue is still served from the in-process cache"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
