@@ -15,14 +15,10 @@
 //! one test process share it. Every function here is safe to call before or without it: the
 //! `metrics` macros do nothing while no recorder is installed.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-};
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
-use async_graphql::{ServerResult, Variables};
+use async_graphql::parser::types::OperationType;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{header, Method, StatusCode};
@@ -150,7 +146,12 @@ pub fn rate_limit_redis_error() {
 }
 
 /// One GraphQL operation of this type (`query`, `mutation`, `subscription`).
-pub fn graphql_operation(kind: &'static str) {
+pub fn graphql_operation(ty: OperationType) {
+    let kind = match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
     counter!("bookstore_graphql_operations_total", "type" => kind).increment(1);
 }
 
@@ -217,60 +218,4 @@ pub async fn endpoint(State(app): State<AppState>) -> Response {
         body,
     )
         .into_response()
-}
-
-/// Counts GraphQL operations by type (over HTTP and WebSocket), once the document parsed.
-pub struct GraphqlMetrics;
-
-impl ExtensionFactory for GraphqlMetrics {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GraphqlMetricsExtension {
-            operation_name: Mutex::new(None),
-        })
-    }
-}
-
-struct GraphqlMetricsExtension {
-    operation_name: Mutex<Option<String>>,
-}
-
-#[async_trait::async_trait]
-impl Extension for GraphqlMetricsExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
-        *self.operation_name.lock().expect("not poisoned") = request.operation_name.clone();
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let name = self.operation_name.lock().expect("not poisoned").clone();
-        let op = doc
-            .operations
-            .iter()
-            .find(|(n, _)| match (&name, n) {
-                (Some(wanted), Some(n)) => n.as_str() == wanted,
-                (None, _) => true,
-                (Some(_), None) => false,
-            })
-            .map(|(_, op)| op.node.ty);
-        if let Some(ty) = op {
-            graphql_operation(match ty {
-                OperationType::Query => "query",
-                OperationType::Mutation => "mutation",
-                OperationType::Subscription => "subscription",
-            });
-        }
-        Ok(doc)
-    }
 }

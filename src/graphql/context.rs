@@ -1,11 +1,14 @@
 //! Per-request GraphQL context: the caller (authenticated after validation, so a query refused
 //! by the limits runs no SQL at all), the request's statistics, and error mapping.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery},
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+        NextPrepareRequest,
+    },
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
     Context, ErrorExtensions, Guard, Response, ServerError, ServerResult, Variables,
 };
 use tokio::sync::OnceCell;
@@ -170,22 +173,43 @@ fn server_error(message: &str, code: &'static str) -> ServerError {
     e
 }
 
-/// Counts aliases after parsing (refused over the limit) and authenticates the caller after
-/// validation, right before execution.
-pub struct Guards {
-    pub max_aliases: usize,
-}
-
-impl ExtensionFactory for Guards {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardsExtension {
-            max_aliases: self.max_aliases,
-        })
+/// Refuses a document with more than `max_aliases` aliases (counted through fragment spreads)
+/// or one too large to count; run on the parsed document before validation and execution.
+pub fn check_aliases(doc: &ExecutableDocument, max_aliases: usize) -> Result<(), ServerError> {
+    let mut walk = AliasWalk {
+        count: 0,
+        visits: 0,
+        limit: max_aliases,
+    };
+    for (_, op) in doc.operations.iter() {
+        count_aliases(&op.node.selection_set.node, doc, 0, &mut walk);
     }
+    if walk.visits > 100_000 {
+        return Err(server_error("the query is too large", "BAD_USER_INPUT"));
+    }
+    let aliases = walk.count;
+    if aliases > max_aliases {
+        return Err(server_error(
+            &format!("the query uses {aliases} aliases; at most {max_aliases} are allowed"),
+            "BAD_USER_INPUT",
+        ));
+    }
+    Ok(())
 }
 
-struct GuardsExtension {
-    max_aliases: usize,
+/// The type of the operation `operation_name` selects in `doc` (the only one when unnamed).
+pub fn operation_type(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<OperationType> {
+    doc.operations
+        .iter()
+        .find(|(n, _)| match (operation_name, n) {
+            (Some(wanted), Some(n)) => n.as_str() == wanted,
+            (None, _) => true,
+            (Some(_), None) => false,
+        })
+        .map(|(_, op)| op.node.ty)
 }
 
 /// Counts aliases through fragment spreads, stopping as soon as the count passes `limit` or the
@@ -219,40 +243,24 @@ struct AliasWalk {
     limit: usize,
 }
 
-#[async_trait::async_trait]
-impl Extension for GuardsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let mut walk = AliasWalk {
-            count: 0,
-            visits: 0,
-            limit: self.max_aliases,
-        };
-        for (_, op) in doc.operations.iter() {
-            count_aliases(&op.node.selection_set.node, &doc, 0, &mut walk);
-        }
-        if walk.visits > 100_000 {
-            return Err(server_error("the query is too large", "BAD_USER_INPUT"));
-        }
-        let aliases = walk.count;
-        if aliases > self.max_aliases {
-            return Err(server_error(
-                &format!(
-                    "the query uses {aliases} aliases; at most {} are allowed",
-                    self.max_aliases
-                ),
-                "BAD_USER_INPUT",
-            ));
-        }
-        Ok(doc)
-    }
+/// Authenticates the caller after validation, right before execution, so a query refused by
+/// the limits or by validation runs no SQL even when it carries a token.
+///
+/// Only the schema for requests that carry a token has it: any registered extension makes
+/// async-graphql pass every resolved field through the extension chain, a cost anonymous reads
+/// need not pay (aliases and the operation metric are checked by the HTTP handler instead).
+pub struct AuthenticateAfterValidation;
 
+impl ExtensionFactory for AuthenticateAfterValidation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AuthenticateExtension)
+    }
+}
+
+struct AuthenticateExtension;
+
+#[async_trait::async_trait]
+impl Extension for AuthenticateExtension {
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -270,5 +278,54 @@ impl Extension for GuardsExtension {
             }
         }
         next.run(ctx, operation_name).await
+    }
+}
+
+/// Documents that arrive inside a WebSocket never pass the HTTP handler: this extension counts
+/// their aliases and their operation type (the metric) once parsed.
+pub struct SocketGuards {
+    pub max_aliases: usize,
+}
+
+impl ExtensionFactory for SocketGuards {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(SocketGuardsExtension {
+            max_aliases: self.max_aliases,
+            operation_name: Mutex::new(None),
+        })
+    }
+}
+
+struct SocketGuardsExtension {
+    max_aliases: usize,
+    operation_name: Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl Extension for SocketGuardsExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: async_graphql::Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<async_graphql::Request> {
+        *self.operation_name.lock().expect("not poisoned") = request.operation_name.clone();
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        check_aliases(&doc, self.max_aliases)?;
+        let name = self.operation_name.lock().expect("not poisoned").clone();
+        if let Some(ty) = operation_type(&doc, name.as_deref()) {
+            crate::metrics::graphql_operation(ty);
+        }
+        Ok(doc)
     }
 }

@@ -22,7 +22,7 @@ use axum::{
 };
 use serde_json::json;
 
-use self::context::{Guards, RequestAuth};
+use self::context::{AuthenticateAfterValidation, RequestAuth, SocketGuards};
 use self::loaders::Loaders;
 use self::mutation::MutationRoot;
 use self::query::QueryRoot;
@@ -45,20 +45,37 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
+/// Which door a schema serves; they differ only in the extensions registered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Door {
+    /// HTTP without a token: no extension at all (aliases and the metric are handled by the HTTP
+    /// handler), so async-graphql resolves fields without its per-field extension chain.
+    Anonymous,
+    /// HTTP with a token: authenticated after validation.
+    Token,
+    /// WebSocket (already authenticated at `connection_init`): aliases and the metric inside.
+    Socket,
+}
+
 /// The schema with the configured limits. Depth, complexity, aliases and directives are checked
 /// while validating, before any resolver (and so any SQL) runs.
-pub fn schema(app: &AppState) -> BookstoreSchema {
+fn schema(app: &AppState, door: Door) -> BookstoreSchema {
     let c = &app.config;
     let mut b = builder()
         .data(app.clone())
         .limit_depth(c.graphql_depth)
         .limit_complexity(c.graphql_complexity)
         .limit_directives(8)
-        .limit_recursive_depth(64)
-        .extension(Guards {
-            max_aliases: c.graphql_aliases,
-        })
-        .extension(crate::metrics::GraphqlMetrics);
+        .limit_recursive_depth(64);
+    match door {
+        Door::Anonymous => {}
+        Door::Token => b = b.extension(AuthenticateAfterValidation),
+        Door::Socket => {
+            b = b.extension(SocketGuards {
+                max_aliases: c.graphql_aliases,
+            })
+        }
+    }
     if !c.graphql_introspection {
         b = b.disable_introspection();
     }
@@ -71,7 +88,9 @@ pub fn schema(app: &AppState) -> BookstoreSchema {
 #[derive(Clone)]
 pub struct GraphqlState {
     app: AppState,
-    schema: BookstoreSchema,
+    anonymous: BookstoreSchema,
+    with_token: BookstoreSchema,
+    socket: BookstoreSchema,
 }
 
 impl FromRef<GraphqlState> for AppState {
@@ -83,7 +102,9 @@ impl FromRef<GraphqlState> for AppState {
 pub fn routes(app: &AppState) -> Router<AppState> {
     let state = GraphqlState {
         app: app.clone(),
-        schema: schema(app),
+        anonymous: schema(app, Door::Anonymous),
+        with_token: schema(app, Door::Token),
+        socket: schema(app, Door::Socket),
     };
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
@@ -191,9 +212,29 @@ async fn execute(
         Ok(r) => r,
         Err(response) => return response,
     };
+    // Parsed once here (async-graphql reuses the document): aliases are refused and the
+    // operation counted before validation. A syntax error is left to async-graphql to report.
+    let operation_name = request.operation_name.take();
+    let parsed = request.parsed_query().map(|doc| {
+        context::check_aliases(doc, state.app.config.graphql_aliases)
+            .map(|()| context::operation_type(doc, operation_name.as_deref()))
+    });
+    request.operation_name = operation_name;
+    if let Ok(checked) = parsed {
+        match checked {
+            Err(e) => return respond(async_graphql::Response::from_errors(vec![e])),
+            Ok(Some(ty)) => crate::metrics::graphql_operation(ty),
+            Ok(None) => {}
+        }
+    }
     if let Some(Extension(client)) = client {
         request = request.data(client);
     }
+    let schema = if token.is_some() {
+        &state.with_token
+    } else {
+        &state.anonymous
+    };
     let (spawner, batches) = loaders::local_spawner();
     let request = request
         .data(RequestAuth::new(token, stats))
@@ -203,8 +244,13 @@ async fn execute(
             spawner,
             std::time::Duration::ZERO,
         ));
-    let mut response =
-        loaders::run_with_local_batches(state.schema.execute(request), batches).await;
+    let response = loaders::run_with_local_batches(schema.execute(request), batches).await;
+    respond(response)
+}
+
+/// The HTTP response for a GraphQL response: every error has a code, and a rate-limited
+/// operation says when to come back (`Retry-After`), as REST does.
+fn respond(mut response: async_graphql::Response) -> Response {
     // Errors raised before execution (syntax, validation, limits) carry no code yet.
     for e in &mut response.errors {
         let ext = e.extensions.get_or_insert_with(Default::default);
@@ -268,7 +314,8 @@ async fn graphql_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or("")) {
+    let mut request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or(""))
+    {
         Ok(r) => r,
         Err(e) => {
             return graphql_refusal(
@@ -278,7 +325,7 @@ async fn graphql_get(
             )
         }
     };
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+    if let Ok(doc) = request.parsed_query() {
         use async_graphql::parser::types::OperationType;
         let not_query = doc
             .operations
@@ -310,7 +357,7 @@ async fn graphql_ws(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let app = state.app.clone();
-    let schema = state.schema.clone();
+    let schema = state.socket.clone();
     let client = client.map(|Extension(c)| c);
     let shutdown = app.shutdown.clone();
     // Taken before the upgrade, so a shutdown that starts meanwhile still waits for this socket.

@@ -220,6 +220,10 @@ async fn queries_read_the_catalogue() {
     // A bad token is an error, never silently anonymous.
     let bad_token = gql(&app, "{ me { username } }", json!({}), Some("not-a-jwt")).await;
     assert_eq!(code(&bad_token), "UNAUTHENTICATED");
+    let public = "{ books(first: 1) { nodes { isbn } } }";
+    let bad_token = gql(&app, public, json!({}), Some("not-a-jwt")).await;
+    assert_eq!(code(&bad_token), "UNAUTHENTICATED", "{}", bad_token.text);
+    assert!(bad_token.body["data"].is_null(), "{}", bad_token.text);
 }
 
 #[tokio::test]
@@ -422,6 +426,24 @@ async fn limits_are_refused_before_any_sql() {
         .collect();
     let r = gql(&app, &format!("{{ {aliases} }}"), json!({}), None).await;
     assert_eq!(code(&r), "BAD_USER_INPUT");
+    assert!(r.text.contains("aliases"), "{}", r.text);
+    assert_eq!(statements(&r), 0);
+    // With a token the caller is authenticated only once the document passed every limit: a
+    // refused query runs no SQL either way.
+    let editor = app.editor_token().await;
+    for query in [deep.to_owned(), format!("{{ {aliases} }}")] {
+        let r = gql(&app, &query, json!({}), Some(&editor)).await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "{}", r.text);
+        assert_eq!(
+            statements(&r),
+            0,
+            "refused before SQL with a token: {}",
+            r.text
+        );
+    }
+    // The same aliases inside a fragment are counted too.
+    let fragment = format!("query {{ ...f }} fragment f on Query {{ {aliases} }}");
+    let r = gql(&app, &fragment, json!({}), None).await;
     assert!(r.text.contains("aliases"), "{}", r.text);
     assert_eq!(statements(&r), 0);
     // No batched requests.

@@ -210,6 +210,18 @@ async fn subscriptions_need_no_token_but_refuse_a_bad_one_and_are_capped() {
         m["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{m}"
     );
+    // The alias limit holds inside the socket too (documents there never pass the HTTP handler).
+    let aliases: String = (0..31)
+        .map(|i| format!("a{i}: bookChanged {{ kind }} "))
+        .collect();
+    let msg = json!({"id": "aliases", "type": "subscribe", "payload": {"query": format!("subscription {{ {aliases} }}")}});
+    ws.send(Message::text(msg.to_string())).await.unwrap();
+    let mut m = next_json(&mut ws).await;
+    while m["id"] == "bad" {
+        m = next_json(&mut ws).await;
+    }
+    assert_eq!(m["id"], "aliases", "{m}");
+    assert!(m.to_string().contains("aliases"), "{m}");
 
     // A bad token in connection_init closes the connection instead of acknowledging it.
     let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
