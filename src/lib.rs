@@ -24,9 +24,10 @@ use axum::Router;
 
 /// The whole HTTP application: REST, GraphQL, docs and operations, with the request middleware.
 ///
-/// Layers, outermost first: gzip compression, security headers, the request context (request id,
-/// problem+json, span, metrics), CORS (when configured), rate limits, the request time-out, and
-/// the body limit.
+/// Layers, outermost first: gzip compression, the request context (request id, problem+json,
+/// security headers, span, metrics), CORS (when configured), rate limits with the request
+/// time-out inside them, and the body limit. Few layers on purpose: axum applies them to every
+/// route and each `from_fn` layer clones and boxes a service and a future per request.
 pub fn router(state: AppState) -> Router {
     metrics::install();
     let cors = http::hardening::cors(&state.config).unwrap_or_else(|e| {
@@ -41,10 +42,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            http::hardening::timeout,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
             http::ratelimit::rate_limit,
         ));
     if let Some(cors) = cors {
@@ -55,7 +52,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             http::middleware::request_context,
         ))
-        .layer(axum::middleware::from_fn(http::hardening::security_headers))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .with_state(state)
 }

@@ -75,3 +75,30 @@ pub struct Page<T> {
     /// Opaque; pass it back as `cursor` for the next page. `null` on the last page.
     pub next_cursor: Option<String>,
 }
+
+/// A page shared between requests (the in-process page cache holds these), with its REST JSON
+/// rendered at most once: a cached page is answered with the same bytes every time instead of
+/// being serialized again (timestamps and escaping dominated a cached list request's profile).
+#[derive(Debug)]
+pub struct SharedPage<T> {
+    pub page: Page<T>,
+    json: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl<T: Serialize> SharedPage<T> {
+    pub fn new(page: Page<T>) -> SharedPage<T> {
+        SharedPage {
+            page,
+            json: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The page as JSON, rendered on first use.
+    pub fn json(&self) -> Result<bytes::Bytes, serde_json::Error> {
+        if let Some(b) = self.json.get() {
+            return Ok(b.clone());
+        }
+        let rendered = bytes::Bytes::from(serde_json::to_vec(&self.page)?);
+        Ok(self.json.get_or_init(|| rendered).clone())
+    }
+}

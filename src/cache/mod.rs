@@ -138,7 +138,8 @@ pub struct Snapshot(pub u64, pub u64);
 
 pub struct Cache {
     /// Pages of book lists, keyed by generation and query (see [`Cache::page_generation`]).
-    pages: moka::sync::Cache<String, Arc<dyn std::any::Any + Send + Sync>>,
+    /// List pages by `<generation>:<key>`, with the time (ms since the epoch) they expire.
+    pages: quick_cache::sync::Cache<String, (Arc<dyn std::any::Any + Send + Sync>, u64)>,
     prefix: String,
     /// In-process front of the Redis backend.
     front: Option<Arc<front::Front>>,
@@ -169,10 +170,7 @@ impl Cache {
         let front = matches!(backend, Backend::Redis { .. })
             .then(|| Arc::new(front::Front::new(prefix, SCHEMA_VERSION, VALUE_TTL)));
         Cache {
-            pages: moka::sync::Cache::builder()
-                .max_capacity(2_000)
-                .time_to_live(VALUE_TTL)
-                .build(),
+            pages: quick_cache::sync::Cache::new(2_000),
             prefix: prefix.to_owned(),
             front,
             local_seq: AtomicU64::new(0),
@@ -550,10 +548,15 @@ impl Cache {
 
     /// A cached list page (any type: the key names what it holds).
     pub fn get_page<T: Send + Sync + 'static>(&self, key: &str, generation: u64) -> Option<Arc<T>> {
-        let hit = self
-            .pages
-            .get(&format!("{generation}:{key}"))
-            .and_then(|v| v.downcast::<T>().ok());
+        let full = format!("{generation}:{key}");
+        let hit = match self.pages.get(&full) {
+            Some((page, expires)) if front::now_ms() < expires => page.downcast::<T>().ok(),
+            Some(_) => {
+                self.pages.remove(&full);
+                None
+            }
+            None => None,
+        };
         crate::metrics::cache_event("list_page", if hit.is_some() { "hit" } else { "miss" });
         hit
     }
@@ -562,10 +565,13 @@ impl Cache {
     pub fn put_page<T: Send + Sync + 'static>(&self, key: &str, generation: u64, page: Arc<T>) {
         if self.page_generation() == Some(generation) {
             let full = format!("{generation}:{key}");
-            self.pages
-                .insert(full.clone(), page as Arc<dyn std::any::Any + Send + Sync>);
+            let expires = front::now_ms().saturating_add(VALUE_TTL.as_millis() as u64);
+            self.pages.insert(
+                full.clone(),
+                (page as Arc<dyn std::any::Any + Send + Sync>, expires),
+            );
             if self.page_generation() != Some(generation) {
-                self.pages.invalidate(&full);
+                self.pages.remove(&full);
             }
         }
     }

@@ -323,11 +323,25 @@ macro_rules! connection {
         #[graphql(complex)]
         pub struct $conn {
             pub edges: Vec<$edge>,
-            pub page_info: PageInfo,
+            #[graphql(skip)]
+            has_next_page: bool,
+            #[graphql(skip)]
+            cursor_of: CursorFn<$model>,
         }
 
         #[ComplexObject]
         impl $conn {
+            // Cursors computed only when asked for (a nested list may hold hundreds of
+            // connections).
+            async fn page_info(&self) -> PageInfo {
+                PageInfo {
+                    has_next_page: self.has_next_page,
+                    has_previous_page: false,
+                    start_cursor: self.edges.first().map(|e| (self.cursor_of)(&e.node.0)),
+                    end_cursor: self.edges.last().map(|e| (self.cursor_of)(&e.node.0)),
+                }
+            }
+
             /// The nodes of `edges`, without cursors.
             async fn nodes(&self) -> Vec<&$node> {
                 self.edges.iter().map(|e| &e.node).collect()
@@ -340,12 +354,7 @@ macro_rules! connection {
                 cursor: impl Fn(&$model) -> String + Send + Sync + 'static,
             ) -> $conn {
                 let cursor: CursorFn<$model> = std::sync::Arc::new(cursor);
-                let page_info = PageInfo {
-                    has_next_page: page.next_cursor.is_some(),
-                    has_previous_page: false,
-                    start_cursor: page.items.first().map(|m| cursor(m)),
-                    end_cursor: page.items.last().map(|m| cursor(m)),
-                };
+                let has_next_page = page.next_cursor.is_some();
                 let edges = page
                     .items
                     .into_iter()
@@ -354,7 +363,11 @@ macro_rules! connection {
                         cursor_of: cursor.clone(),
                     })
                     .collect();
-                $conn { page_info, edges }
+                $conn {
+                    edges,
+                    has_next_page,
+                    cursor_of: cursor,
+                }
             }
         }
     };

@@ -103,8 +103,8 @@ pub async fn list_books(
     };
     let page = PageArgs::rest(params::int("limit", &q.limit)?, q.cursor);
     let page = app.list_books_shared(&ctx, &args, &page).await?;
-    // Serialized from the shared page: no copy of the books.
-    let body = serde_json::to_vec(&*page).map_err(AppError::internal)?;
+    // The shared page's JSON, rendered once per cached page.
+    let body = page.json().map_err(AppError::internal)?;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -3,11 +3,7 @@
 
 use std::time::Duration;
 
-use axum::{
-    extract::{Request, State},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
+use axum::response::{IntoResponse, Response};
 use http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -19,10 +15,15 @@ use crate::config::Config;
 /// problem with `Retry-After`. Writes run to completion in their own task (`App::write`), so a
 /// time-out never leaves a transaction half-done; the client just does not wait for it.
 /// WebSocket upgrades are not bounded: the upgrade answers at once and the socket lives on.
-pub async fn timeout(State(app): State<AppState>, req: Request, next: Next) -> Response {
+/// Called by the rate-limit middleware around the rest of the stack (one middleware instead of
+/// two: every `from_fn` layer boxes a future and a service per request).
+pub async fn within_time_limit(
+    app: &AppState,
+    path: &str,
+    response: impl std::future::Future<Output = Response>,
+) -> Response {
     let limit = app.config.request_timeout;
-    let path = req.uri().path().to_owned();
-    match tokio::time::timeout(limit, next.run(req)).await {
+    match tokio::time::timeout(limit, response).await {
         Ok(res) => res,
         Err(_) => {
             tracing::warn!(path = %path, timeout_ms = limit.as_millis() as u64, "request timed out");
@@ -111,9 +112,8 @@ fn is_page(path: &str) -> bool {
 /// `X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy` and a Content-Security-Policy
 /// on every response. The pages `/docs` and `/graphiql` may be framed by this origin and load
 /// their own scripts; a handler that sets its own CSP (GraphiQL) keeps it.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let page = is_page(req.uri().path());
-    let mut res = next.run(req).await;
+pub fn add_security_headers(path: &str, res: &mut Response) {
+    let page = is_page(path);
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -133,5 +133,4 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
             HeaderValue::from_static(if page { DOCS_CSP } else { API_CSP }),
         );
     }
-    res
 }

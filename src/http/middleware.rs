@@ -44,11 +44,15 @@ pub async fn request_context(
         .get(&X_REQUEST_ID)
         .and_then(sane_request_id)
         .map(Arc::from)
-        .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()));
+        .unwrap_or_else(|| {
+            let mut buf = uuid::Uuid::encode_buffer();
+            Arc::from(&*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf))
+        });
     let stats = Arc::new(QueryStats::default());
     req.extensions_mut().insert(RequestId(id.clone()));
     req.extensions_mut().insert(stats.clone());
-    let path = req.uri().path().to_owned();
+    let uri = req.uri().clone();
+    let path = uri.path();
     let method = req.method().clone();
     let route = req
         .extensions()
@@ -76,7 +80,8 @@ pub async fn request_context(
         Some(e) => axum::response::IntoResponse::into_response(e),
         None => next.run(req).instrument(span.clone()).await,
     };
-    finish_problem(&mut res, &path, &id);
+    finish_problem(&mut res, path, &id);
+    super::hardening::add_security_headers(path, &mut res);
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }

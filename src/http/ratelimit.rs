@@ -59,5 +59,6 @@ pub async fn rate_limit(State(app): State<AppState>, mut req: Request, next: Nex
             }
         }
     }
-    next.run(req).await
+    let uri = req.uri().clone();
+    super::hardening::within_time_limit(&app, uri.path(), next.run(req)).await
 }

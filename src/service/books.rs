@@ -8,7 +8,7 @@ use crate::app::{App, Ctx};
 use crate::cache::CacheKey;
 use crate::domain::{validate, validate::Fields, BookSort, Isbn, SortOrder};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::model::{Book, Page};
+use crate::model::{Book, Page, SharedPage};
 use crate::repo::{
     self,
     books::{BookData, BookFilter, BookKey, SortValue},
@@ -123,7 +123,7 @@ impl App {
         page: &PageArgs,
     ) -> AppResult<Page<Book>> {
         Ok(Page::clone(
-            &*self.list_books_shared(ctx, args, page).await?,
+            &self.list_books_shared(ctx, args, page).await?.page,
         ))
     }
 
@@ -134,7 +134,7 @@ impl App {
         ctx: &Ctx,
         args: &BookListArgs,
         page: &PageArgs,
-    ) -> AppResult<Arc<Page<Book>>> {
+    ) -> AppResult<Arc<SharedPage<Book>>> {
         let limit = page.limit()?;
         let sort = args.sort.unwrap_or(BookSort::Isbn);
         let order = args.order.unwrap_or(SortOrder::Asc);
@@ -185,9 +185,9 @@ impl App {
             limit + 1,
         )
         .await?;
-        let result = Arc::new(cursor::page_of(items, limit, |b| {
+        let result = Arc::new(SharedPage::new(cursor::page_of(items, limit, |b| {
             book_cursor(b, sort, &scope)
-        }));
+        })));
         if let Some(g) = generation {
             self.cache.put_page(&page_key, g, result.clone());
         }
