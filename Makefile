@@ -66,3 +66,7 @@ build: ## cargo build of the server (PROFILE=release or dev)
 .PHONY: bench
 bench: ## benchmark W1-W5 with wrk on the release build (ARGS=--with-peers: + peers and target ratios)
 	@bash bench/run.sh $(ARGS)
+
+.PHONY: profile
+profile: ## flame graphs (or ARGS="--callgrind W1 W4": instructions per request) of bench workloads
+	@bash bench/profile.sh $(ARGS)

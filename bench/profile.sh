@@ -152,7 +152,7 @@ for line in open(sys.argv[1]):
     own[frames[-1]] += n
     for f in set(frames):
         incl[f] += n
-print(f"{total} samples\n\nself %  function (samples in the function itself)")
+print(f"{total} = total sample weight (cpu-clock ns)\n\nself %  function (share of samples in the function itself)")
 for f, n in own.most_common(40):
     print(f"{100 * n / total:6.1f}  {f[:160]}")
 print("\nincl %  our functions (samples in them and what they call)")

@@ -80,6 +80,8 @@ pub async fn request_context(
         Some(e) => axum::response::IntoResponse::into_response(e),
         None => next.run(req).instrument(span.clone()).await,
     };
+    // Room for what is added below (request id, security headers, statement count) at once.
+    res.headers_mut().reserve(8);
     finish_problem(&mut res, path, &id);
     super::hardening::add_security_headers(path, &mut res);
     if let Ok(v) = HeaderValue::from_str(&id) {

@@ -22,39 +22,45 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::app::AppState;
 use crate::error::AppError;
 
-/// The `/v1` resource routes (mounted at `/v1` and, for header versioning, at `/`).
-fn v1_routes() -> Router<AppState> {
+/// The version 1 resource routes under `prefix`: `/v1`, and `` (the root) for header versioning.
+/// Registered twice with full paths rather than through `Router::nest`, which would wrap every
+/// route in a prefix-stripping service (a new URI per request, seen in the W1 profile).
+fn v1_routes(prefix: &str) -> Router<AppState> {
+    let at = |path: &str| format!("{prefix}{path}");
     Router::new()
-        .route("/token", post(users::token))
+        .route(&at("/token"), post(users::token))
         .route(
-            "/user",
+            &at("/user"),
             post(users::create_user)
                 .get(users::get_user)
                 .put(users::update_user)
                 .delete(users::delete_user),
         )
-        .route("/author", post(authors::create_author))
-        .route("/authors", get(authors::list_authors))
+        .route(&at("/author"), post(authors::create_author))
+        .route(&at("/authors"), get(authors::list_authors))
         .route(
-            "/author/{id}",
+            &at("/author/{id}"),
             get(authors::get_author)
                 .patch(authors::patch_author)
                 .delete(authors::delete_author),
         )
-        .route("/author/{id}/name", patch(authors::rename_author))
-        .route("/author/{id}/book", get(authors::author_books))
-        .route("/book", post(books::create_book).get(books::filter_books))
-        .route("/books", get(books::list_books))
+        .route(&at("/author/{id}/name"), patch(authors::rename_author))
+        .route(&at("/author/{id}/book"), get(authors::author_books))
         .route(
-            "/book/{isbn}",
+            &at("/book"),
+            post(books::create_book).get(books::filter_books),
+        )
+        .route(&at("/books"), get(books::list_books))
+        .route(
+            &at("/book/{isbn}"),
             get(books::get_book)
                 .put(books::replace_book)
                 .delete(books::delete_book),
         )
-        .route("/magazine", post(magazines::create_magazine))
-        .route("/magazines", get(magazines::list_magazines))
+        .route(&at("/magazine"), post(magazines::create_magazine))
+        .route(&at("/magazines"), get(magazines::list_magazines))
         .route(
-            "/magazine/{id}",
+            &at("/magazine/{id}"),
             get(magazines::get_magazine)
                 .put(magazines::replace_magazine)
                 .delete(magazines::delete_magazine),
@@ -64,8 +70,8 @@ fn v1_routes() -> Router<AppState> {
 /// REST routes, docs and operations endpoints (GraphQL is merged in by `crate::router`).
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .nest("/v1", v1_routes())
-        .merge(v1_routes())
+        .merge(v1_routes("/v1"))
+        .merge(v1_routes(""))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::openapi()))
