@@ -64,7 +64,7 @@ build: ## cargo build of the server (PROFILE=release or dev)
 	cargo build $(if $(filter release,$(PROFILE)),--release,) --bin bookstore
 
 .PHONY: bench
-bench: ## benchmark W1-W5 with wrk on the release build (ARGS=--with-peers: + peers and target ratios)
+bench: ## W1-W5 with wrk on the release build, then the peers of ../shared/bench and the target ratios (ARGS=--no-peers: ours only)
 	@bash bench/run.sh $(ARGS)
 
 .PHONY: profile

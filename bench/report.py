@@ -41,12 +41,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ours")
     ap.add_argument("--peers")
+    ap.add_argument("--peers-note", default="", help="appended to the notes of every peer row")
     ap.add_argument("--out", required=True)
     ap.add_argument("--targets-out", required=True)
     a = ap.parse_args()
 
     ours = sorted(read_rows(a.ours, False), key=lambda r: r["workload"])
     peers = read_rows(a.peers, True) if a.peers else []
+    if a.peers_note:
+        for r in peers:
+            r["notes"] = f"{r['notes']}; {a.peers_note}" if r["notes"] else a.peers_note
 
     def our(wl):
         return next((r for r in ours if r["workload"] == wl), None)

@@ -2,12 +2,13 @@
 # The bookstore benchmark: workloads W1..W5 of ../shared/bench/README.md against the release build,
 # every wrk run `-t1 -c32 -d10s --latency` after a 3 s warm-up with the same script (as run-peers.sh).
 #
-#   bash bench/run.sh                      # our rows (~2 min once the release build is up to date)
-#   bash bench/run.sh --with-peers         # + the peers (run-peers.sh) in the same invocation, and the
-#                                          #   target ratios of the issue (~+3 min; setup-peers.sh first
-#                                          #   when the peers are not built yet: several minutes more)
+#   bash bench/run.sh                      # our rows, then the peers (run-peers.sh) in the same
+#                                          #   invocation and the target ratios (~4 min once the release
+#                                          #   build is up to date; setup-peers.sh first when the peers
+#                                          #   are not built yet: several minutes more)
+#   bash bench/run.sh --no-peers           # our rows only (~1.5 min)
 #   bash bench/run.sh --peers-tsv ../shared/bench/peers-baseline.tsv   # ratios against a stored table
-#   make bench ARGS=--with-peers
+#   make bench    (ARGS="--no-peers" etc.)
 #
 # What it does: starts PostgreSQL + Redis (scripts/services.sh), cargo build --release, drops and
 # recreates the database bookstore_bench, loads the data set (`bookstore seed --authors 2000 --books
@@ -26,7 +27,10 @@
 #   W5 90% W1-style GETs, 10% PUT /v1/book/{isbn}     bench/wrk/write-mix.lua (editor token)
 #
 # Options:
-#   --with-peers       run ../shared/bench/run-peers.sh after our workloads (setup-peers.sh first if needed)
+#   --with-peers       run ../shared/bench/run-peers.sh after our workloads (setup-peers.sh first if
+#                      needed); the default whenever run-peers.sh is found. Should run-peers.sh fail,
+#                      the ratios are taken from its stored peers-baseline.tsv, marked as such
+#   --no-peers         our rows only
 #   --peers-tsv FILE   take the peers' rows from FILE (e.g. peers-baseline.tsv) instead of running them
 #   --no-build         use the existing target/release/bookstore
 #   --strict           exit 3 when a target of the issue is missed
@@ -61,10 +65,11 @@ BENCH_USER=bench
 BENCH_PASSWORD="bench-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 JWT_SECRET_BENCH=$(python3 -c 'import secrets; print(secrets.token_hex(24))')  # 48 bytes
 
-WITH_PEERS=0 PEERS_TSV="" BUILD=1 STRICT=0
+WITH_PEERS=auto PEERS_TSV="" BUILD=1 STRICT=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-peers) WITH_PEERS=1 ;;
+    --no-peers) WITH_PEERS=0 ;;
     --peers-tsv) PEERS_TSV=${2:?--peers-tsv needs a file}; shift ;;
     --peers-tsv=*) PEERS_TSV=${1#*=} ;;
     --no-build) BUILD=0 ;;
@@ -137,7 +142,7 @@ need=()
 for t in wrk:wrk curl:curl psql:postgresql-client redis-cli:redis-tools python3:python3; do
   command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")
 done
-if [ "$WITH_PEERS" = 1 ] && ! command -v pgbench >/dev/null; then need+=(postgresql-contrib); fi
+if [ "$WITH_PEERS" != 0 ] && [ -z "$PEERS_TSV" ] && ! command -v pgbench >/dev/null; then need+=(postgresql-contrib); fi
 if [ ${#need[@]} -gt 0 ]; then
   command -v apt-get >/dev/null || die "missing ${need[*]} and no apt-get: install them by hand"
   log "installing ${need[*]} with apt-get (wrk: HTTP load generator; postgresql-client: psql; postgresql-contrib: pgbench)"
@@ -159,6 +164,19 @@ fi
   die "the peers' bench directory (wrk/book-isbn.lua, wrk/common.lua) was not found at ../shared/bench: set BENCH_SHARED=<dir>"
 export BENCH_SHARED_WRK=$SHARED/wrk
 log "shared bench scripts: $SHARED"
+
+if [ "$WITH_PEERS" = auto ]; then
+  if [ -n "$PEERS_TSV" ]; then
+    WITH_PEERS=0
+  elif [ -f "$SHARED/run-peers.sh" ]; then
+    WITH_PEERS=1
+    log "the peers run after our workloads ($SHARED/run-peers.sh; --no-peers to skip them)"
+  else
+    WITH_PEERS=0
+    log "no run-peers.sh in $SHARED: our rows only"
+  fi
+fi
+[ "$WITH_PEERS" = 0 ] || [ -z "$PEERS_TSV" ] || die "--with-peers and --peers-tsv exclude each other"
 
 peers_built() {
   [ -x "$SHARED/peers/fastapi/.venv/bin/uvicorn" ] && [ -d "$SHARED/peers/postgraphile/node_modules/postgraphile" ] &&
@@ -370,11 +388,18 @@ if [ "$WITH_PEERS" = 1 ]; then
   case $rc in
     0) PEERS_ARG=(--peers "$LOG/peers.tsv") ;;
     2) log "WARNING: some peer run had non-2xx or socket errors (see its rows)"; PEERS_ARG=(--peers "$LOG/peers.tsv") ;;
-    *) log "WARNING: run-peers.sh failed (exit $rc): no peer rows, no ratios (for ratios against the stored table: --peers-tsv $SHARED/peers-baseline.tsv)" ;;
+    *)
+      if [ -f "$SHARED/peers-baseline.tsv" ]; then
+        log "WARNING: run-peers.sh failed (exit $rc; its output: $LOG/peers.tsv): the ratios below use the stored $SHARED/peers-baseline.tsv, marked in the notes"
+        PEERS_ARG=(--peers "$SHARED/peers-baseline.tsv" --peers-note "stored peers-baseline.tsv: run-peers.sh failed in this run")
+      else
+        log "WARNING: run-peers.sh failed (exit $rc): no peer rows, no ratios"
+      fi
+      ;;
   esac
 elif [ -n "$PEERS_TSV" ]; then
   log "peer rows from $PEERS_TSV (not measured in this run)"
-  PEERS_ARG=(--peers "$PEERS_TSV")
+  PEERS_ARG=(--peers "$PEERS_TSV" --peers-note "from $(basename "$PEERS_TSV"), not measured in this run")
 fi
 
 mkdir -p "$BENCH_DIR/results"
