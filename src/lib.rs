@@ -16,6 +16,7 @@ pub mod repo;
 pub mod seed;
 pub mod server;
 pub mod service;
+pub mod timestamp;
 pub mod tls;
 
 pub use app::{App, AppState};

@@ -20,7 +20,9 @@ pub struct Author {
     pub bio: Option<String>,
     pub born_year: Option<i32>,
     pub book_count: i64,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
     pub version: i32,
 }
@@ -37,7 +39,9 @@ pub struct Book {
     pub stock: i32,
     /// In their given order.
     pub authors: Vec<AuthorRef>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
     pub version: i32,
 }
@@ -53,7 +57,9 @@ pub struct Magazine {
     pub frequency: Frequency,
     pub year: i32,
     pub price_cents: i32,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
     pub version: i32,
 }
@@ -64,7 +70,9 @@ pub struct User {
     pub username: String,
     pub email: String,
     pub role: Role,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
