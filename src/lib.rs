@@ -25,10 +25,11 @@ use axum::Router;
 
 /// The whole HTTP application: REST, GraphQL, docs and operations, with the request middleware.
 ///
-/// Layers, outermost first: gzip compression, the request context (request id, problem+json,
-/// security headers, span, metrics), CORS (when configured), rate limits with the request
-/// time-out inside them, and the body limit. Few layers on purpose: axum applies them to every
-/// route and each `from_fn` layer clones and boxes a service and a future per request.
+/// Layers, outermost first: gzip compression, CORS (when configured: it answers preflights
+/// itself and grants every other answer, 429s included), the request context (request id,
+/// problem+json, security headers, span, metrics, then the rate limits and the request time-out
+/// around the rest), and the body limit. Few layers on purpose: axum applies them to every route
+/// and each `from_fn` layer clones and boxes a service and a future per request.
 pub fn router(state: AppState) -> Router {
     metrics::install();
     let cors = http::hardening::cors(&state.config).unwrap_or_else(|e| {
@@ -43,16 +44,12 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            http::ratelimit::rate_limit,
+            http::middleware::request_context,
         ));
     if let Some(cors) = cors {
         router = router.layer(cors);
     }
     router
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::middleware::request_context,
-        ))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .with_state(state)
 }

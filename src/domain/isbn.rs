@@ -54,7 +54,9 @@ impl Isbn {
                 if isbn13_check_digit(&digits[..12]) != digits[12] {
                     return Err(IsbnError::CheckDigit);
                 }
-                Ok(Isbn(digits.iter().map(|d| (b'0' + d) as char).collect()))
+                Ok(Isbn(
+                    String::from_utf8_lossy(&digits.map(|d| b'0' + d)).into_owned(),
+                ))
             }
             10 => {
                 if digits[..9].contains(&10) {

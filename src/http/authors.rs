@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::books::{cached_entity, created};
-use super::extract::{etag, if_match, Auth, JsonBody, Params};
+use super::extract::{etag, if_match, Auth, IfNoneMatch, JsonBody, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
 use crate::error::AppError;
@@ -68,10 +68,10 @@ pub async fn get_author(
     State(app): State<AppState>,
     Auth(ctx): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    condition: IfNoneMatch,
 ) -> Result<Response, AppError> {
     let author = app.author_json(&ctx, author_id_param(&id, "id")?).await?;
-    Ok(cached_entity(&headers, author))
+    Ok(cached_entity(&condition, author))
 }
 
 #[utoipa::path(get, path = "/v1/author/{id}/book", tag = "authors", params(("id" = i64, Path), AuthorBooksQuery),

@@ -9,7 +9,7 @@ use axum::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::extract::{etag, if_match, if_none_match, Auth, JsonBody, Params};
+use super::extract::{etag, if_match, if_none_match, Auth, IfNoneMatch, JsonBody, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
 use crate::error::AppError;
@@ -44,7 +44,7 @@ pub struct BooksQuery {
 /// A single cached resource: its JSON bytes as stored, `ETag` (its version), `Cache-Control`
 /// (clients may keep it but must revalidate, so no one reads it stale after a write), RFC 9211
 /// `Cache-Status`, or 304 when the client's copy is current.
-pub fn cached_entity(headers: &HeaderMap, entity: CachedJson) -> Response {
+pub fn cached_entity(condition: &IfNoneMatch, entity: CachedJson) -> Response {
     let common = [
         (header::ETAG, etag(entity.version)),
         (
@@ -56,7 +56,7 @@ pub fn cached_entity(headers: &HeaderMap, entity: CachedJson) -> Response {
             HeaderValue::from_static(entity.outcome.header_value()),
         ),
     ];
-    if if_none_match(headers, entity.version) {
+    if if_none_match(condition, entity.version) {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
     (
@@ -136,10 +136,10 @@ pub async fn get_book(
     State(app): State<AppState>,
     Auth(ctx): Auth,
     Path(isbn): Path<String>,
-    headers: HeaderMap,
+    condition: IfNoneMatch,
 ) -> Result<Response, AppError> {
     let isbn = isbn_param(&isbn, "isbn")?;
-    Ok(cached_entity(&headers, app.book_json(&ctx, &isbn).await?))
+    Ok(cached_entity(&condition, app.book_json(&ctx, &isbn).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -217,11 +217,23 @@ pub fn if_match(headers: &HeaderMap) -> Option<i32> {
 }
 
 /// Whether `If-None-Match` names `version` (or is `*`).
-pub fn if_none_match(headers: &HeaderMap, version: i32) -> bool {
-    let Some(raw) = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    else {
+/// The request's `If-None-Match`, taken alone (extracting the whole `HeaderMap` would copy every
+/// header of every cached read).
+pub struct IfNoneMatch(pub Option<http::HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(IfNoneMatch(
+            parts.headers.get(header::IF_NONE_MATCH).cloned(),
+        ))
+    }
+}
+
+/// Whether `If-None-Match` names `version` (or is `*`).
+pub fn if_none_match(condition: &IfNoneMatch, version: i32) -> bool {
+    let Some(raw) = condition.0.as_ref().and_then(|v| v.to_str().ok()) else {
         return false;
     };
     raw.split(',')
@@ -235,8 +247,13 @@ fn parse_etag(tag: &str) -> Option<i32> {
 }
 
 pub fn etag(version: i32) -> http::HeaderValue {
-    http::HeaderValue::from_str(&format!("\"{version}\""))
-        .unwrap_or(http::HeaderValue::from_static("\"0\""))
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(version);
+    let mut tag = Vec::with_capacity(digits.len() + 2);
+    tag.push(b'"');
+    tag.extend_from_slice(digits.as_bytes());
+    tag.push(b'"');
+    http::HeaderValue::from_bytes(&tag).unwrap_or(http::HeaderValue::from_static("\"0\""))
 }
 
 #[cfg(test)]
@@ -252,8 +269,13 @@ mod tests {
         assert_eq!(if_match(&h), None);
         h.insert(header::IF_MATCH, "garbage".parse().unwrap());
         assert_eq!(if_match(&h), Some(-1));
-        h.insert(header::IF_NONE_MATCH, "\"1\", W/\"2\"".parse().unwrap());
-        assert!(if_none_match(&h, 2));
-        assert!(!if_none_match(&h, 3));
+        let condition = IfNoneMatch(Some("\"1\", W/\"2\"".parse().unwrap()));
+        assert!(if_none_match(&condition, 2));
+        assert!(!if_none_match(&condition, 3));
+        assert!(if_none_match(&IfNoneMatch(Some("*".parse().unwrap())), 7));
+        assert!(!if_none_match(&IfNoneMatch(None), 1));
+        for version in [0, 1, 42, i32::MAX, -5] {
+            assert_eq!(etag(version), format!("\"{version}\"").as_str());
+        }
     }
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::books::{cached_entity, created};
-use super::extract::{etag, if_match, Auth, JsonBody, Params};
+use super::extract::{etag, if_match, Auth, IfNoneMatch, JsonBody, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
 use crate::error::AppError;
@@ -64,10 +64,10 @@ pub async fn get_magazine(
     State(app): State<AppState>,
     Auth(ctx): Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    condition: IfNoneMatch,
 ) -> Result<Response, AppError> {
     let m = app.magazine_json(&ctx, id_param(&id, "id")?).await?;
-    Ok(cached_entity(&headers, m))
+    Ok(cached_entity(&condition, m))
 }
 
 #[utoipa::path(post, path = "/v1/magazine", tag = "magazines", request_body = MagazineRequest, security(("bearer" = [])),

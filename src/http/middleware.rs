@@ -78,7 +78,16 @@ pub async fn request_context(
     };
     let mut res = match version_error {
         Some(e) => axum::response::IntoResponse::into_response(e),
-        None => next.run(req).instrument(span.clone()).await,
+        None => {
+            async {
+                match super::ratelimit::check(&app, &mut req, &span).await {
+                    Err(refusal) => refusal,
+                    Ok(()) => super::hardening::within_time_limit(&app, path, next.run(req)).await,
+                }
+            }
+            .instrument(span.clone())
+            .await
+        }
     };
     // Room for what is added below (request id, security headers, statement count) at once.
     res.headers_mut().reserve(8);

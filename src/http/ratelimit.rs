@@ -1,12 +1,11 @@
-//! The rate-limit middleware in front of both doors (the limiter and its policy are in
+//! The rate-limit check in front of both doors (the limiter and its policy are in
 //! [`crate::ratelimit`]). It also works out the client IP and leaves it in the request
 //! extensions as [`ClientIp`], for the login limit and the logs.
 
 use std::net::SocketAddr;
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    middleware::Next,
+    extract::{ConnectInfo, Request},
     response::{IntoResponse, Response},
 };
 
@@ -27,7 +26,15 @@ fn refused(r: Refused) -> Response {
     .into_response()
 }
 
-pub async fn rate_limit(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Works out the client IP (left in the request as [`ClientIp`] and recorded on `span`) and
+/// applies the per-IP and per-user limits: `Err` is the 429 to answer with. Called by the
+/// request-context middleware (one middleware layer rather than two: each `from_fn` layer clones
+/// and boxes a service and a future per request).
+pub async fn check(
+    app: &AppState,
+    req: &mut Request,
+    span: &tracing::Span,
+) -> Result<(), Response> {
     let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -38,12 +45,12 @@ pub async fn rate_limit(State(app): State<AppState>, mut req: Request, next: Nex
         });
     if let Some(ip) = client {
         req.extensions_mut().insert(ClientIp(ip));
-        tracing::Span::current().record("client_ip", tracing::field::display(ip));
+        span.record("client_ip", tracing::field::display(ip));
     }
     if app.limiter.enabled() && !exempt(req.uri().path()) {
         if let Some(ip) = client {
             if let Err(r) = app.limiter.check(Scope::Ip, &ip.to_string()).await {
-                return refused(r);
+                return Err(refused(r));
             }
         }
         // Per user only for tokens that are ours (signature and claims check out, no database
@@ -55,10 +62,9 @@ pub async fn rate_limit(State(app): State<AppState>, mut req: Request, next: Nex
             .map(|claims| claims.sub);
         if let Some(user) = user {
             if let Err(r) = app.limiter.check(Scope::User, &user).await {
-                return refused(r);
+                return Err(refused(r));
             }
         }
     }
-    let uri = req.uri().clone();
-    super::hardening::within_time_limit(&app, uri.path(), next.run(req)).await
+    Ok(())
 }

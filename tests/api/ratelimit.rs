@@ -263,3 +263,32 @@ async fn a_redis_outage_falls_back_to_in_process_limits() {
     assert_429(&get_from(&app, "/v1/books", "203.0.113.5").await);
     get_from(&app, "/v1/books", "203.0.113.6").await.expect(200);
 }
+
+#[tokio::test]
+async fn a_refusal_carries_the_cors_grant_and_the_request_id() {
+    let app = limited_app(|c| {
+        c.rate_limits.ip = per_min(2, 2);
+        c.cors_origins = vec!["https://shop.example".into()];
+    })
+    .await;
+    let from_shop = || {
+        send(
+            app.req(Method::GET, "/v1/books")
+                .header("x-forwarded-for", "203.0.113.77")
+                .header("origin", "https://shop.example"),
+        )
+    };
+    for _ in 0..2 {
+        from_shop().await.expect(200);
+    }
+    let r = from_shop().await;
+    assert_429(&r);
+    // A browser script can read the 429 (and its Retry-After) only with the CORS grant.
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://shop.example"),
+        "{r:?}"
+    );
+    assert!(r.header("x-request-id").is_some(), "{r:?}");
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+}
