@@ -121,7 +121,7 @@ start_server() {  # start_server on|off [wrapper...]
   URL=http://127.0.0.1:$PORT
   redis-cli -n "$BENCH_REDIS_DB" flushdb >/dev/null || die "redis-cli flushdb failed"
   env -i PATH="$PATH" HOME="$HOME" DATABASE_URL="$BENCH_DATABASE_URL" REDIS_URL="$REDIS_URL" \
-    BOOKSTORE_ADDR="127.0.0.1:$PORT" BOOKSTORE_CACHE="$mode" BOOKSTORE_RATE_LIMIT=off RUST_LOG=warn \
+    BOOKSTORE_ADDR="127.0.0.1:$PORT" BOOKSTORE_CACHE="$mode" BOOKSTORE_RATE_LIMIT=off RUST_LOG=warn BOOKSTORE_ENV=production \
     JWT_SECRET="$JWT" "$@" "$BIN" serve > "$OUT/server.log" 2>&1 < /dev/null &
   SERVER_PID=$!
   for _ in $(seq 600); do

@@ -13,7 +13,7 @@
 # What it does: starts PostgreSQL + Redis (scripts/services.sh), cargo build --release, drops and
 # recreates the database bookstore_bench, loads the data set (`bookstore seed --authors 2000 --books
 # 20000 --magazines 500 --reset`), creates the editor `bench` and takes its token from POST /v1/token,
-# then, on a free loopback port with BOOKSTORE_RATE_LIMIT=off and RUST_LOG=warn:
+# then, on a free loopback port with BOOKSTORE_ENV=production, BOOKSTORE_RATE_LIMIT=off and RUST_LOG=warn:
 #   server with BOOKSTORE_CACHE=off: bench/verify.py (answers vs. the data set formula), W2
 #   server with BOOKSTORE_CACHE=on:  bench/verify.py (+ the W5 write path), a 1 s PUT-only check of
 #                                    the W5 script, cache prefill (every book fetched once), W1 W3 W4 W5
@@ -247,7 +247,7 @@ start_server() {  # start_server on|off
   local extra=()
   [ -z "${DATABASE_POOL_SIZE:-}" ] || extra+=("DATABASE_POOL_SIZE=$DATABASE_POOL_SIZE")
   env -i PATH="$PATH" HOME="$HOME" DATABASE_URL="$BENCH_DATABASE_URL" REDIS_URL="$REDIS_URL" \
-    BOOKSTORE_ADDR="127.0.0.1:$PORT" BOOKSTORE_CACHE="$mode" BOOKSTORE_RATE_LIMIT=off RUST_LOG=warn \
+    BOOKSTORE_ADDR="127.0.0.1:$PORT" BOOKSTORE_CACHE="$mode" BOOKSTORE_RATE_LIMIT=off RUST_LOG=warn BOOKSTORE_ENV=production \
     JWT_SECRET="$JWT_SECRET_BENCH" "${extra[@]}" "$BIN" serve > "$LOG/server-cache-$mode.log" 2>&1 < /dev/null &
   SERVER_PID=$!
   SERVER_LOG=$LOG/server-cache-$mode.log
