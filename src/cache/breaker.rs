@@ -3,7 +3,9 @@
 //! for it bring their own runtimes and policies we do not need.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use super::expiring::now_ms;
 
 const COOL_DOWN: Duration = Duration::from_secs(2);
 
@@ -12,13 +14,6 @@ pub struct Breaker {
     open_until_ms: AtomicU64,
     /// A probe is in flight during half-open.
     probing: AtomicBool,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl Breaker {

@@ -18,29 +18,21 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use redis::aio::ConnectionManager;
+
+use super::expiring::{now_ms, Expiring};
 
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(100);
 const LIVE_FOR: Duration = Duration::from_millis(500);
 /// Longest a write waits for the other replicas' acknowledgements.
 pub const ACK_WAIT: Duration = Duration::from_millis(250);
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 pub struct Front {
-    /// Entry and the time (ms since the epoch) it expires. quick_cache rather than moka: a hit is
-    /// a read lock on one shard, without moka's per-read LRU bookkeeping (measured on W1).
-    entries: quick_cache::sync::Cache<String, (Bytes, u64)>,
-    ttl_ms: u64,
+    entries: Expiring<Bytes>,
     /// Bumped by every invalidation applied here.
     seq: AtomicU64,
     live_until_ms: AtomicU64,
@@ -53,8 +45,7 @@ pub struct Front {
 impl Front {
     pub fn new(prefix: &str, version: &str, ttl: Duration) -> Front {
         Front {
-            entries: quick_cache::sync::Cache::new(50_000),
-            ttl_ms: ttl.as_millis() as u64,
+            entries: Expiring::new(50_000, ttl),
             seq: AtomicU64::new(0),
             live_until_ms: AtomicU64::new(0),
             id: uuid::Uuid::new_v4().simple().to_string(),
@@ -81,14 +72,7 @@ impl Front {
         if !self.is_live_at(now) {
             return None;
         }
-        match self.entries.get(key) {
-            Some((value, expires)) if now < expires => Some(value),
-            Some(_) => {
-                self.entries.remove(key);
-                None
-            }
-            None => None,
-        }
+        self.entries.get_at(key, now)
     }
 
     /// Stores `value` unless an invalidation was applied since `seen_seq`.
@@ -97,8 +81,7 @@ impl Front {
         if self.seq() != seen_seq || !self.is_live_at(now) {
             return;
         }
-        self.entries
-            .insert(key.clone(), (value, now.saturating_add(self.ttl_ms)));
+        self.entries.insert_at(key.clone(), value, now);
         // An invalidation may have slipped in between the check and the insert: it bumps the
         // sequence before removing keys, so seeing the same number here means we are after it
         // or it has not started.

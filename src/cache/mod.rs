@@ -24,6 +24,7 @@
 //! bumps [`SCHEMA_VERSION`] and never reads old entries.
 
 mod breaker;
+mod expiring;
 mod front;
 mod single_flight;
 
@@ -70,8 +71,8 @@ impl CacheKey {
         }
     }
 
-    /// `<prefix>:<schema version>:<kind>:<id>`, e.g. `bs:v1:book:9780000000019`.
-    /// `<prefix>:<schema version>:<kind>:<id>` (built by hand: this runs on every cached read).
+    /// `<prefix>:<schema version>:<kind>:<id>`, e.g. `bs:v1:book:9780000000019` (built without
+    /// `format!`: this runs on every cached read).
     pub fn render(&self, prefix: &str) -> String {
         use std::fmt::Write;
         let mut key = String::with_capacity(prefix.len() + SCHEMA_VERSION.len() + 80);
@@ -154,9 +155,8 @@ pub struct CacheCounters {
 pub struct Snapshot(pub u64, pub u64);
 
 pub struct Cache {
-    /// Pages of book lists, keyed by generation and query (see [`Cache::page_generation`]).
-    /// List pages by `<generation>:<key>`, with the time (ms since the epoch) they expire.
-    pages: quick_cache::sync::Cache<String, (Arc<dyn std::any::Any + Send + Sync>, u64)>,
+    /// Pages of lists by `<generation>:<query>` (see [`Cache::page_generation`]).
+    pages: expiring::Expiring<Arc<dyn std::any::Any + Send + Sync>>,
     prefix: String,
     /// In-process front of the Redis backend.
     front: Option<Arc<front::Front>>,
@@ -187,7 +187,7 @@ impl Cache {
         let front = matches!(backend, Backend::Redis { .. })
             .then(|| Arc::new(front::Front::new(prefix, SCHEMA_VERSION, VALUE_TTL)));
         Cache {
-            pages: quick_cache::sync::Cache::new(2_000),
+            pages: expiring::Expiring::new(2_000, VALUE_TTL),
             prefix: prefix.to_owned(),
             front,
             local_seq: AtomicU64::new(0),
@@ -575,15 +575,10 @@ impl Cache {
 
     /// A cached list page (any type: the key names what it holds).
     pub fn get_page<T: Send + Sync + 'static>(&self, key: &str, generation: u64) -> Option<Arc<T>> {
-        let full = format!("{generation}:{key}");
-        let hit = match self.pages.get(&full) {
-            Some((page, expires)) if front::now_ms() < expires => page.downcast::<T>().ok(),
-            Some(_) => {
-                self.pages.remove(&full);
-                None
-            }
-            None => None,
-        };
+        let hit = self
+            .pages
+            .get(&format!("{generation}:{key}"))
+            .and_then(|page| page.downcast::<T>().ok());
         crate::metrics::cache_event("list_page", if hit.is_some() { "hit" } else { "miss" });
         hit
     }
@@ -592,11 +587,8 @@ impl Cache {
     pub fn put_page<T: Send + Sync + 'static>(&self, key: &str, generation: u64, page: Arc<T>) {
         if self.page_generation() == Some(generation) {
             let full = format!("{generation}:{key}");
-            let expires = front::now_ms().saturating_add(VALUE_TTL.as_millis() as u64);
-            self.pages.insert(
-                full.clone(),
-                (page as Arc<dyn std::any::Any + Send + Sync>, expires),
-            );
+            self.pages
+                .insert(full.clone(), page as Arc<dyn std::any::Any + Send + Sync>);
             if self.page_generation() != Some(generation) {
                 self.pages.remove(&full);
             }

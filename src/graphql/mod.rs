@@ -214,12 +214,11 @@ async fn execute(
     };
     // Parsed once here (async-graphql reuses the document): aliases are refused and the
     // operation counted before validation. A syntax error is left to async-graphql to report.
-    let operation_name = request.operation_name.take();
+    let operation_name = request.operation_name.clone();
     let parsed = request.parsed_query().map(|doc| {
         context::check_aliases(doc, state.app.config.graphql_aliases)
             .map(|()| context::operation_type(doc, operation_name.as_deref()))
     });
-    request.operation_name = operation_name;
     if let Ok(checked) = parsed {
         match checked {
             Err(e) => return respond(async_graphql::Response::from_errors(vec![e])),

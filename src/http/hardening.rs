@@ -15,8 +15,8 @@ use crate::config::Config;
 /// problem with `Retry-After`. Writes run to completion in their own task (`App::write`), so a
 /// time-out never leaves a transaction half-done; the client just does not wait for it.
 /// WebSocket upgrades are not bounded: the upgrade answers at once and the socket lives on.
-/// Called by the rate-limit middleware around the rest of the stack (one middleware instead of
-/// two: every `from_fn` layer boxes a future and a service per request).
+/// Called by the request-context middleware around the rest of the stack (one middleware
+/// instead of several: every `from_fn` layer boxes a future and a service per request).
 pub async fn within_time_limit(
     app: &AppState,
     path: &str,
