@@ -32,16 +32,8 @@
 # Exit status: 0; 1 setup failed or a request got a non-2xx answer.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH_DIR=$REPO/bench
-cd "$REPO"
-export PYTHONDONTWRITEBYTECODE=1
-CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
-case ":$PATH:" in *":$CARGO_BIN:"*) ;; *) export PATH="$CARGO_BIN:$PATH" ;; esac
-
-BENCH_DATABASE_URL=${BENCH_DATABASE_URL:-postgres://bookstore:bookstore@127.0.0.1:5432/bookstore_bench}
-BENCH_REDIS_DB=${BENCH_REDIS_DB:-11}
-REDIS_URL="redis://127.0.0.1:6379/$BENCH_REDIS_DB"
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 MODE=perf BUILD=1 REQUESTS="" WORKLOADS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -90,12 +82,7 @@ if [ "$MODE" = perf ] && ! command -v inferno-flamegraph >/dev/null; then
   cargo install --locked --quiet inferno || die "cargo install inferno failed"
 fi
 
-SHARED=${BENCH_SHARED:-}
-if [ -z "$SHARED" ]; then
-  for d in "$REPO/../shared/bench" /work/shared/bench; do
-    [ -f "$d/wrk/common.lua" ] && { SHARED=$(cd "$d" && pwd); break; }
-  done
-fi
+SHARED=$(find_shared_bench)
 [ -n "$SHARED" ] || die "the peers' bench directory (wrk/common.lua) was not found at ../shared/bench: set BENCH_SHARED"
 export BENCH_SHARED_WRK=$SHARED/wrk
 
@@ -104,7 +91,6 @@ counts=$(psql "$BENCH_DATABASE_URL" -XAt -F ' ' -c "select (select count(*) from
 [ "$counts" = "2000 20000" ] ||
   die "the bench database ($BENCH_DATABASE_URL) does not hold the data set (authors books: '${counts:-none}'): run 'make bench' once first"
 
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/bookstore
 if [ "$BUILD" = 1 ]; then
   log "cargo build --release --bin bookstore"
   cargo build --release --bin bookstore 2>&1 | sed -E '/^ +(Compiling|Downloaded|Downloading) /d' >&2 || die "build failed"
@@ -116,20 +102,9 @@ mkdir -p "$OUT"
 JWT=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
 
 start_server() {  # start_server on|off [wrapper...]
-  local mode=$1; shift
-  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  URL=http://127.0.0.1:$PORT
-  redis-cli -n "$BENCH_REDIS_DB" flushdb >/dev/null || die "redis-cli flushdb failed"
-  env -i PATH="$PATH" HOME="$HOME" DATABASE_URL="$BENCH_DATABASE_URL" REDIS_URL="$REDIS_URL" \
-    BOOKSTORE_ADDR="127.0.0.1:$PORT" BOOKSTORE_CACHE="$mode" BOOKSTORE_RATE_LIMIT=off RUST_LOG=warn BOOKSTORE_ENV=production \
-    JWT_SECRET="$JWT" "$@" "$BIN" serve > "$OUT/server.log" 2>&1 < /dev/null &
-  SERVER_PID=$!
-  for _ in $(seq 600); do
-    curl -fsS -o /dev/null --max-time 5 "$URL/readyz" 2>/dev/null && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$OUT/server.log" >&2; die "the server exited at start-up"; }
-    sleep 0.2
-  done
-  die "the server did not become ready in 120 s"
+  local mode=$1
+  shift
+  start_bench_server "$mode" "$OUT/server.log" "$JWT" "$@"
 }
 
 script_of() {

@@ -47,20 +47,11 @@
 # workload had non-2xx responses or socket errors; 3 (--strict) a target missed.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH_DIR=$REPO/bench
-cd "$REPO"
-export PYTHONDONTWRITEBYTECODE=1
-
-CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
-case ":$PATH:" in *":$CARGO_BIN:"*) ;; *) export PATH="$CARGO_BIN:$PATH" ;; esac
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 THREADS=${THREADS:-1} CONNS=${CONNS:-32} DURATION=${DURATION:-10s} WARMUP=${WARMUP:-3s}
 AUTHORS=2000 BOOKS=20000 MAGAZINES=500
-BENCH_DATABASE_URL=${BENCH_DATABASE_URL:-postgres://bookstore:bookstore@127.0.0.1:5432/bookstore_bench}
-BENCH_REDIS_DB=${BENCH_REDIS_DB:-11}
-REDIS_HOST=127.0.0.1 REDIS_PORT=6379
-REDIS_URL="redis://$REDIS_HOST:$REDIS_PORT/$BENCH_REDIS_DB"
 BENCH_USER=bench
 BENCH_PASSWORD="bench-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 JWT_SECRET_BENCH=$(python3 -c 'import secrets; print(secrets.token_hex(24))')  # 48 bytes
@@ -154,12 +145,7 @@ curl_major_minor=$(curl --version | awk 'NR==1 {split($2, v, "."); print v[1] * 
 [ "$curl_major_minor" -ge 7066 ] || die "curl >= 7.66 is needed (--parallel for the cache prefill)"
 
 # ------------------------------------------------------------------ the peers' bench directory
-SHARED=${BENCH_SHARED:-}
-if [ -z "$SHARED" ]; then
-  for d in "$REPO/../shared/bench" /work/shared/bench; do
-    [ -f "$d/wrk/common.lua" ] && { SHARED=$(cd "$d" && pwd); break; }
-  done
-fi
+SHARED=$(find_shared_bench)
 [ -n "$SHARED" ] && [ -f "$SHARED/wrk/book-isbn.lua" ] ||
   die "the peers' bench directory (wrk/book-isbn.lua, wrk/common.lua) was not found at ../shared/bench: set BENCH_SHARED=<dir>"
 export BENCH_SHARED_WRK=$SHARED/wrk
@@ -202,7 +188,6 @@ if [ "$pg_was_up" = 0 ]; then
   STARTED_PG=$(pg_lsclusters --no-header 2>/dev/null | awk '$3 == 5432 {print $1, $2; exit}')
 fi
 
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/bookstore
 if [ "$BUILD" = 1 ]; then
   log "cargo build --release --bin bookstore (the first build takes several minutes)"
   cargo build --release --bin bookstore 2>&1 | sed -E '/^ +(Compiling|Downloaded|Downloading) /d' >&2 ||
@@ -241,25 +226,9 @@ log "editor '$BENCH_USER' created"
 PORT="" URL=""
 start_server() {  # start_server on|off
   local mode=$1
-  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  URL=http://127.0.0.1:$PORT
-  redis-cli -h $REDIS_HOST -p $REDIS_PORT -n "$BENCH_REDIS_DB" flushdb >/dev/null || die "redis-cli flushdb failed"
-  local extra=()
-  [ -z "${DATABASE_POOL_SIZE:-}" ] || extra+=("DATABASE_POOL_SIZE=$DATABASE_POOL_SIZE")
-  env -i PATH="$PATH" HOME="$HOME" DATABASE_URL="$BENCH_DATABASE_URL" REDIS_URL="$REDIS_URL" \
-    BOOKSTORE_ADDR="127.0.0.1:$PORT" BOOKSTORE_CACHE="$mode" BOOKSTORE_RATE_LIMIT=off RUST_LOG=warn BOOKSTORE_ENV=production \
-    JWT_SECRET="$JWT_SECRET_BENCH" "${extra[@]}" "$BIN" serve > "$LOG/server-cache-$mode.log" 2>&1 < /dev/null &
-  SERVER_PID=$!
   SERVER_LOG=$LOG/server-cache-$mode.log
-  for _ in $(seq 300); do
-    if curl -fsS -o /dev/null --max-time 2 "$URL/readyz" 2>/dev/null; then
-      log "server up: pid $SERVER_PID, $URL, BOOKSTORE_CACHE=$mode, REDIS_URL=$REDIS_URL"
-      return 0
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$SERVER_LOG" >&2; die "the server exited at start-up"; }
-    sleep 0.2
-  done
-  tail -20 "$SERVER_LOG" >&2; die "the server did not become ready (GET /readyz) in 60 s"
+  start_bench_server "$mode" "$SERVER_LOG" "$JWT_SECRET_BENCH"
+  log "server up: pid $SERVER_PID, $URL, BOOKSTORE_CACHE=$mode, REDIS_URL=$REDIS_URL"
 }
 
 verify() {  # verify on|off [token]
