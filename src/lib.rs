@@ -22,21 +22,51 @@ pub mod tls;
 pub use app::{App, AppState};
 
 use axum::Router;
+use tower::util::{Either, MapResponse};
+use tower_http::{
+    compression::{
+        predicate::{And, NotForContentType, Predicate, SizeAbove},
+        Compression, CompressionBody,
+    },
+    cors::Cors,
+};
+
+/// The whole HTTP application as served: the routes wrapped in gzip compression and CORS, with
+/// axum's body type (what `axum::serve` takes).
+pub type HttpApp = MapResponse<Compression<Either<Cors<Router>, Router>, CompressWhen>, UnifyBody>;
+type CompressWhen =
+    And<And<And<SizeAbove, NotForContentType>, NotForContentType>, NotForContentType>;
+
+/// Bodies below this many bytes are sent as they are, whatever the client accepts: a single book
+/// (about 250 bytes) gains nothing from gzip, and deciding costs time on every read.
+pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// tower-http's default rule (not gRPC, images or event streams) with a 1 KiB floor instead of
+/// 32 bytes, the size checked first.
+fn compress_when() -> CompressWhen {
+    SizeAbove::new(COMPRESS_ABOVE_BYTES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE)
+}
+type UnifyBody =
+    fn(::http::Response<CompressionBody<axum::body::Body>>) -> axum::response::Response;
 
 /// The whole HTTP application: REST, GraphQL, docs and operations, with the request middleware.
 ///
-/// Layers, outermost first: gzip compression, CORS (when configured: it answers preflights
-/// itself and grants every other answer, 429s included), the request context (request id,
-/// problem+json, security headers, span, metrics, then the rate limits and the request time-out
-/// around the rest), and the body limit. Few layers on purpose: axum applies them to every route
-/// and each `from_fn` layer clones and boxes a service and a future per request.
-pub fn router(state: AppState) -> Router {
+/// Outermost, around the whole router (once per request, not once per route): gzip compression
+/// and CORS (when configured: it answers preflights itself and grants every other answer, 429s
+/// included). Inside, applied per route because it needs the matched route template: the
+/// request context (request id, problem+json, security headers, span, metrics, then the rate
+/// limits and the request time-out around the rest), and the body limit. Few per-route layers on
+/// purpose: axum clones and boxes a per-route layer's service and future for every request.
+pub fn router(state: AppState) -> HttpApp {
     metrics::install();
     let cors = http::hardening::cors(&state.config).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "CORS disabled");
         None
     });
-    let mut router = http::routes()
+    let router = http::routes()
         .merge(graphql::routes(&state))
         .route("/metrics", axum::routing::get(metrics::endpoint))
         .layer(axum::extract::DefaultBodyLimit::max(
@@ -45,11 +75,15 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::middleware::request_context,
-        ));
-    if let Some(cors) = cors {
-        router = router.layer(cors);
-    }
-    router
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
-        .with_state(state)
+        ))
+        .with_state(state);
+    tower::ServiceBuilder::new()
+        .map_response((|res| res.map(axum::body::Body::new)) as UnifyBody)
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .compress_when(compress_when()),
+        )
+        .option_layer(cors)
+        .service(router)
 }

@@ -48,7 +48,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             shutdown.begin();
         }
     });
-    let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let make_service =
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
+            app,
+        );
     let server = async {
         match (&state.config.tls_cert, &state.config.tls_key) {
             (Some(cert), Some(key)) => {

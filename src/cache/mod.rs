@@ -452,7 +452,9 @@ impl Cache {
                 return (Some(v), Outcome::Hit, Snapshot(0, front_seq));
             }
         }
-        let (mut v, o, s) = self.get_many(std::slice::from_ref(key)).await;
+        // Boxed: the Redis round trip's state stays out of every caller's future, which a front
+        // hit would otherwise move around (memcpy) at its full size.
+        let (mut v, o, s) = Box::pin(self.get_many(std::slice::from_ref(key))).await;
         (v.pop().flatten(), o, s)
     }
 

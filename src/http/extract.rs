@@ -157,7 +157,9 @@ impl FromRequestParts<AppState> for Auth {
                     actor: None,
                     stats: stats.clone(),
                 };
-                Some(state.authenticate(token, &ctx).await?)
+                // Boxed: the token check's state (a database look-up) would otherwise size the
+                // future of every anonymous request too.
+                Some(Box::pin(state.authenticate(token, &ctx)).await?)
             }
         };
         Ok(Auth(Ctx { actor, stats }))

@@ -20,10 +20,6 @@ use crate::error::AppError;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The id of the current request (also in the response's `x-request-id`).
-#[derive(Clone, Debug)]
-pub struct RequestId(pub Arc<str>);
-
 /// A client-sent id is kept when it is sane: 1..=128 of `[A-Za-z0-9._:-]`.
 fn sane_request_id(v: &HeaderValue) -> Option<&str> {
     let s = v.to_str().ok()?;
@@ -49,7 +45,6 @@ pub async fn request_context(
             Arc::from(&*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf))
         });
     let stats = Arc::new(QueryStats::default());
-    req.extensions_mut().insert(RequestId(id.clone()));
     req.extensions_mut().insert(stats.clone());
     let uri = req.uri().clone();
     let path = uri.path();
@@ -57,7 +52,7 @@ pub async fn request_context(
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map(|m| m.as_str().to_owned());
+        .cloned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -108,7 +103,7 @@ pub async fn request_context(
     span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
     crate::metrics::http_request(
         &method,
-        route.as_deref(),
+        route.as_ref().map(axum::extract::MatchedPath::as_str),
         res.status(),
         elapsed,
         stats.statements(),

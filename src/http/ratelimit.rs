@@ -49,7 +49,9 @@ pub async fn check(
     }
     if app.limiter.enabled() && !exempt(req.uri().path()) {
         if let Some(ip) = client {
-            if let Err(r) = app.limiter.check(Scope::Ip, &ip.to_string()).await {
+            // Boxed, as below: the limiter's Redis round trip would otherwise size the
+            // request-context future of every request, limits on or off.
+            if let Err(r) = Box::pin(app.limiter.check(Scope::Ip, &ip.to_string())).await {
                 return Err(refused(r));
             }
         }
@@ -61,7 +63,7 @@ pub async fn check(
             .and_then(|t| app.auth.verify(t).ok())
             .map(|claims| claims.sub);
         if let Some(user) = user {
-            if let Err(r) = app.limiter.check(Scope::User, &user).await {
+            if let Err(r) = Box::pin(app.limiter.check(Scope::User, &user)).await {
                 return Err(refused(r));
             }
         }

@@ -60,34 +60,39 @@ impl App {
                 outcome: Outcome::Hit,
             }));
         }
-        let load_and_store = || async {
-            let Some(value) = load().await? else {
-                return Ok::<_, AppError>(None);
+        // The miss path (database, cache fill, single flight) is boxed so that its state does not
+        // size the future of every hit.
+        Box::pin(async move {
+            let load_and_store = || async {
+                let Some(value) = load().await? else {
+                    return Ok::<_, AppError>(None);
+                };
+                let entry = encode_entry(version_of(&value), &value)?;
+                if outcome == Outcome::Miss {
+                    self.cache
+                        .fill(vec![(key.clone(), entry.clone())], snapshot)
+                        .await;
+                }
+                Ok(Some(entry))
             };
-            let entry = encode_entry(version_of(&value), &value)?;
-            if outcome == Outcome::Miss {
+            let entry = if outcome == Outcome::Bypass {
+                load_and_store().await?
+            } else {
                 self.cache
-                    .fill(vec![(key.clone(), entry.clone())], snapshot)
-                    .await;
-            }
-            Ok(Some(entry))
-        };
-        let entry = if outcome == Outcome::Bypass {
-            load_and_store().await?
-        } else {
-            self.cache
-                .flights
-                .run(&self.cache.key(&key), load_and_store)
-                .await?
-        };
-        Ok(entry
-            .as_ref()
-            .and_then(decode_entry)
-            .map(|(version, json)| CachedJson {
-                json,
-                version,
-                outcome,
-            }))
+                    .flights
+                    .run(&self.cache.key(&key), load_and_store)
+                    .await?
+            };
+            Ok(entry
+                .as_ref()
+                .and_then(decode_entry)
+                .map(|(version, json)| CachedJson {
+                    json,
+                    version,
+                    outcome,
+                }))
+        })
+        .await
     }
 
     /// Many entities through the cache: one MGET, then one batch `load` for the misses.

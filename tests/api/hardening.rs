@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::helpers::{send, TestApp};
+use serde_json::Value;
+
+use crate::helpers::{book_body, id_of, isbn, send, TestApp};
 
 #[tokio::test]
 async fn a_request_over_the_time_limit_is_a_503_problem_with_retry_after() {
@@ -100,6 +102,52 @@ async fn without_origins_there_is_no_cors() {
     let app = TestApp::spawn().await;
     let r = send(preflight(&app, "https://shop.example")).await;
     assert_eq!(r.header("access-control-allow-origin"), None, "{r:?}");
+}
+
+#[tokio::test]
+async fn small_bodies_are_sent_as_they_are_and_large_ones_gzipped() {
+    let app = TestApp::spawn().await;
+    let editor = app.editor_token().await;
+    let author = id_of(&app.create_author(&editor, "Gzip Author").await);
+    for n in 1..=12 {
+        app.create_book(
+            &editor,
+            &book_body(
+                &isbn(n),
+                &format!("A Rather Long Title Number {n}"),
+                &[author],
+            ),
+        )
+        .await;
+    }
+    let gzip_get = |path: String| {
+        let req = app
+            .req(Method::GET, &path)
+            .header("accept-encoding", "gzip");
+        async move { req.send().await.unwrap() }
+    };
+    // One book (about 250 bytes) is below the 1 KiB floor: plain, and no Vary (nothing varies).
+    let one = gzip_get(format!("/v1/book/{}", isbn(1))).await;
+    assert_eq!(one.status(), 200);
+    assert_eq!(one.headers().get("content-encoding"), None);
+    assert_eq!(one.headers().get("vary"), None);
+    let body: Value = one.json().await.unwrap();
+    assert_eq!(body["isbn"], isbn(1));
+    // A page of twelve books is above it: gzip, and Vary says why.
+    let page = gzip_get("/v1/books?limit=20".to_owned()).await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        page.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+    assert_eq!(
+        page.headers().get("vary").and_then(|v| v.to_str().ok()),
+        Some("accept-encoding")
+    );
+    let bytes = page.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip magic");
 }
 
 #[tokio::test]

@@ -31,7 +31,9 @@ pub async fn second_server(app: &TestApp) -> (String, bookstore::AppState) {
     tokio::spawn(async move {
         let _ = axum::serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(router),
         )
         .await;
     });
