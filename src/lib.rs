@@ -21,19 +21,15 @@ pub mod tls;
 
 pub use app::{App, AppState};
 
-use axum::Router;
-use tower::util::{Either, MapResponse};
-use tower_http::{
-    compression::{
-        predicate::{And, NotForContentType, Predicate, SizeAbove},
-        Compression, CompressionBody,
-    },
-    cors::Cors,
+use std::convert::Infallible;
+use std::future::Future;
+
+use axum::{extract::Request, response::Response};
+use tower_http::compression::{
+    predicate::{And, NotForContentType, Predicate, SizeAbove},
+    CompressionBody,
 };
 
-/// The whole HTTP application as served: the routes wrapped in gzip compression and CORS, with
-/// axum's body type (what `axum::serve` takes).
-pub type HttpApp = MapResponse<Compression<Either<Cors<Router>, Router>, CompressWhen>, UnifyBody>;
 type CompressWhen =
     And<And<And<SizeAbove, NotForContentType>, NotForContentType>, NotForContentType>;
 
@@ -49,41 +45,68 @@ fn compress_when() -> CompressWhen {
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::SSE)
 }
-type UnifyBody =
-    fn(::http::Response<CompressionBody<axum::body::Body>>) -> axum::response::Response;
+
+/// The whole HTTP application as served (what `axum::serve` takes, with
+/// `axum::ServiceExt::into_make_service_with_connect_info`).
+pub trait HttpApp:
+    tower::Service<
+        Request,
+        Response = Response,
+        Error = Infallible,
+        Future: Future<Output = Result<Response, Infallible>> + Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> HttpApp for S where
+    S: tower::Service<
+            Request,
+            Response = Response,
+            Error = Infallible,
+            Future: Future<Output = Result<Response, Infallible>> + Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// The whole HTTP application: REST, GraphQL, docs and operations, with the request middleware.
 ///
-/// Outermost, around the whole router (once per request, not once per route): gzip compression
-/// and CORS (when configured: it answers preflights itself and grants every other answer, 429s
-/// included). Inside, applied per route because it needs the matched route template: the
-/// request context (request id, problem+json, security headers, span, metrics, then the rate
-/// limits and the request time-out around the rest), and the body limit. Few per-route layers on
+/// Outermost, around the whole router (once per request, not once per route): gzip compression,
+/// CORS (when configured: it answers preflights itself and grants every other answer, 429s
+/// included) and the body limit. Inside, applied per route because it needs the matched route
+/// template: the request context (request id, problem+json, security headers, span, metrics,
+/// then the rate limits and the request time-out around the rest). One per-route layer on
 /// purpose: axum clones and boxes a per-route layer's service and future for every request.
-pub fn router(state: AppState) -> HttpApp {
+pub fn router(state: AppState) -> impl HttpApp {
     metrics::install();
     let cors = http::hardening::cors(&state.config).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "CORS disabled");
         None
     });
+    let body_limit = state.config.body_limit_bytes;
     let router = http::routes()
         .merge(graphql::routes(&state))
         .route("/metrics", axum::routing::get(metrics::endpoint))
-        .layer(axum::extract::DefaultBodyLimit::max(
-            state.config.body_limit_bytes,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::middleware::request_context,
         ))
         .with_state(state);
     tower::ServiceBuilder::new()
-        .map_response((|res| res.map(axum::body::Body::new)) as UnifyBody)
+        .map_response(|res: ::http::Response<CompressionBody<axum::body::Body>>| {
+            res.map(axum::body::Body::new)
+        })
         .layer(
             tower_http::compression::CompressionLayer::new()
                 .gzip(true)
                 .compress_when(compress_when()),
         )
         .option_layer(cors)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .service(router)
 }

@@ -50,8 +50,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let make_service =
         axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
-            app,
+            app.clone(),
         );
+    // axum-server hands over hyper's own body type; the app takes axum's.
+    let tls_make_service = axum::ServiceExt::<http::Request<hyper::body::Incoming>>::into_make_service_with_connect_info::<SocketAddr>(
+        tower::ServiceBuilder::new()
+            .map_request(|req: http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new))
+            .service(app),
+    );
     let server = async {
         match (&state.config.tls_cert, &state.config.tls_key) {
             (Some(cert), Some(key)) => {
@@ -71,7 +77,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 tracing::info!(%addr, "listening (HTTPS: HTTP/2 and HTTP/1.1)");
                 axum_server::from_tcp_rustls(listener, tls)?
                     .handle(handle)
-                    .serve(make_service)
+                    .serve(tls_make_service)
                     .await
                     .context("serving")
             }

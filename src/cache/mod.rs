@@ -112,12 +112,19 @@ pub enum Outcome {
 
 impl Outcome {
     /// RFC 9211 `Cache-Status` value.
-    pub fn header_value(self) -> &'static str {
+    pub fn header_value(self) -> http::HeaderValue {
+        use http::HeaderValue;
+        // Constants: no run-time validation of the bytes on every cached read.
+        const HIT: HeaderValue = HeaderValue::from_static("bookstore; hit");
+        const MISS: HeaderValue = HeaderValue::from_static("bookstore; fwd=miss");
+        const BYPASS: HeaderValue = HeaderValue::from_static("bookstore; fwd=bypass");
+        const UNAVAILABLE: HeaderValue =
+            HeaderValue::from_static("bookstore; fwd=miss; detail=unavailable");
         match self {
-            Outcome::Hit => "bookstore; hit",
-            Outcome::Miss => "bookstore; fwd=miss",
-            Outcome::Bypass => "bookstore; fwd=bypass",
-            Outcome::Unavailable => "bookstore; fwd=miss; detail=unavailable",
+            Outcome::Hit => HIT,
+            Outcome::Miss => MISS,
+            Outcome::Bypass => BYPASS,
+            Outcome::Unavailable => UNAVAILABLE,
         }
     }
 }

@@ -59,22 +59,19 @@ pub fn cached_entity(condition: &IfNoneMatch, entity: CachedJson) -> Response {
     let headers = res.headers_mut();
     headers.reserve(RESPONSE_HEADERS);
     if !not_modified {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
     }
     headers.insert(header::ETAG, etag(entity.version));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, no-cache"),
-    );
-    headers.insert(
-        HeaderName::from_static("cache-status"),
-        HeaderValue::from_static(entity.outcome.header_value()),
-    );
+    headers.insert(header::CACHE_CONTROL, REVALIDATE);
+    headers.insert(CACHE_STATUS, entity.outcome.header_value());
     res
 }
+
+// Constants: `from_static` outside a const context validates its bytes on every call.
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// Clients may keep a copy but must revalidate it, so no one reads it stale after a write.
+const REVALIDATE: HeaderValue = HeaderValue::from_static("public, no-cache");
+const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 
 /// Headers a cached read ends up with (see [`cached_entity`]).
 const RESPONSE_HEADERS: usize = 12;
@@ -114,14 +111,7 @@ pub async fn list_books(
     let page = app.list_books_shared(&ctx, &args, &page).await?;
     // The shared page's JSON, rendered once per cached page.
     let body = page.json().map_err(AppError::internal)?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, APPLICATION_JSON)], body).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/book", tag = "books", params(BooksQuery),

@@ -19,6 +19,7 @@ use crate::db::QueryStats;
 use crate::error::AppError;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const ACCEPT_VERSION: HeaderName = HeaderName::from_static("accept-version");
 
 /// A client-sent id is kept when it is sane: 1..=128 of `[A-Za-z0-9._:-]`.
 fn sane_request_id(v: &HeaderValue) -> Option<&str> {
@@ -65,7 +66,7 @@ pub async fn request_context(
         latency_ms = tracing::field::Empty,
     );
 
-    let version_error = match req.headers().get("accept-version") {
+    let version_error = match req.headers().get(&ACCEPT_VERSION) {
         Some(v) if v.as_bytes().trim_ascii() != b"1" => Some(AppError::UnsupportedVersion {
             requested: String::from_utf8_lossy(v.as_bytes()).into_owned(),
         }),
@@ -124,11 +125,14 @@ fn finish_problem(res: &mut Response, path: &str, request_id: &str) {
         Some(p) => p,
         None => {
             let status = res.status();
+            if !(status.is_client_error() || status.is_server_error()) {
+                return;
+            }
             // Bodies that are already JSON (problem+json, `/readyz`'s status) stay as they are.
             let is_json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
                 v.as_bytes().starts_with(b"application/") && v.as_bytes().ends_with(b"json")
             });
-            if !(status.is_client_error() || status.is_server_error()) || is_json {
+            if is_json {
                 return;
             }
             let detail = match status {
