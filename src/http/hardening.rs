@@ -23,6 +23,12 @@ pub async fn within_time_limit(
     response: impl std::future::Future<Output = Response>,
 ) -> Response {
     let limit = app.config.request_timeout;
+    // The first poll runs without a timer: a cached answer is ready at once, and arming a timer
+    // (a runtime handle shared by every worker thread, a clock read) for it is wasted work.
+    let mut response = std::pin::pin!(response);
+    if let std::task::Poll::Ready(res) = futures::poll!(response.as_mut()) {
+        return res;
+    }
     match tokio::time::timeout(limit, response).await {
         Ok(res) => res,
         Err(_) => {
