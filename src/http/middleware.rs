@@ -36,15 +36,15 @@ pub async fn request_context(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let id: Arc<str> = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(sane_request_id)
-        .map(Arc::from)
-        .unwrap_or_else(|| {
+    // Kept as the header value it is sent back as (a client's is shared, not copied).
+    let id: HeaderValue = match req.headers().get(&X_REQUEST_ID) {
+        Some(v) if sane_request_id(v).is_some() => v.clone(),
+        _ => {
             let mut buf = uuid::Uuid::encode_buffer();
-            Arc::from(&*uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf))
-        });
+            let fresh = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+            HeaderValue::from_str(fresh).unwrap_or_else(|_| HeaderValue::from_static("-"))
+        }
+    };
     let stats = Arc::new(QueryStats::default());
     req.extensions_mut().insert(stats.clone());
     let uri = req.uri().clone();
@@ -56,7 +56,7 @@ pub async fn request_context(
         .cloned();
     let span = tracing::info_span!(
         "request",
-        request_id = %id,
+        request_id = tracing::field::Empty,
         method = %method,
         path = %path,
         client_ip = tracing::field::Empty,
@@ -65,6 +65,9 @@ pub async fn request_context(
         pool_wait_us = tracing::field::Empty,
         latency_ms = tracing::field::Empty,
     );
+    if !span.is_disabled() {
+        span.record("request_id", id.to_str().unwrap_or("-"));
+    }
 
     let version_error = match req.headers().get(&ACCEPT_VERSION) {
         Some(v) if v.as_bytes().trim_ascii() != b"1" => Some(AppError::UnsupportedVersion {
@@ -89,9 +92,7 @@ pub async fn request_context(
     res.headers_mut().reserve(8);
     finish_problem(&mut res, path, &id);
     super::hardening::add_security_headers(path, &mut res);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(X_REQUEST_ID.clone(), v);
-    }
+    res.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
     if !app.config.is_production() {
         // Development aid (and what the statement-budget tests read): SQL statements this request ran.
         res.headers_mut()
@@ -120,7 +121,7 @@ pub async fn request_context(
 }
 
 /// Writes the body of a [`Problem`] response, or turns a bare framework error into one.
-fn finish_problem(res: &mut Response, path: &str, request_id: &str) {
+fn finish_problem(res: &mut Response, path: &str, request_id: &HeaderValue) {
     let problem = match res.extensions_mut().remove::<Problem>() {
         Some(p) => p,
         None => {
@@ -147,7 +148,7 @@ fn finish_problem(res: &mut Response, path: &str, request_id: &str) {
             Problem::new(status, detail)
         }
     };
-    let body = problem.into_body(path, request_id);
+    let body = problem.into_body(path, request_id.to_str().unwrap_or("-"));
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     res.headers_mut().remove(header::CONTENT_LENGTH);
