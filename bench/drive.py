@@ -42,8 +42,14 @@ def main():
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=a.timeout)
     rng = random.Random(a.seed)
     for method, path, body in requests(a.workload, a.count, rng, a.books):
-        headers = {"Content-Type": "application/json"} if body else {}
-        conn.request(method, path, body=body, headers=headers)
+        # As wrk sends them: Host, and for a body its type and length; no Accept-Encoding (which
+        # http.client would otherwise add as `identity`).
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        payload = body.encode() if body else None
+        if payload is not None:
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", str(len(payload)))
+        conn.endheaders(payload)
         r = conn.getresponse()
         data = r.read()
         if not 200 <= r.status < 300:

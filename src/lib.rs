@@ -25,26 +25,6 @@ use std::convert::Infallible;
 use std::future::Future;
 
 use axum::{extract::Request, response::Response};
-use tower_http::compression::{
-    predicate::{And, NotForContentType, Predicate, SizeAbove},
-    CompressionBody,
-};
-
-type CompressWhen =
-    And<And<And<SizeAbove, NotForContentType>, NotForContentType>, NotForContentType>;
-
-/// Bodies below this many bytes are sent as they are, whatever the client accepts: a single book
-/// (about 250 bytes) gains nothing from gzip, and deciding costs time on every read.
-pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
-
-/// tower-http's default rule (not gRPC, images or event streams) with a 1 KiB floor instead of
-/// 32 bytes, the size checked first.
-fn compress_when() -> CompressWhen {
-    SizeAbove::new(COMPRESS_ABOVE_BYTES)
-        .and(NotForContentType::GRPC)
-        .and(NotForContentType::IMAGES)
-        .and(NotForContentType::SSE)
-}
 
 /// The whole HTTP application as served (what `axum::serve` takes, with
 /// `axum::ServiceExt::into_make_service_with_connect_info`).
@@ -98,14 +78,7 @@ pub fn router(state: AppState) -> impl HttpApp {
         ))
         .with_state(state);
     tower::ServiceBuilder::new()
-        .map_response(|res: ::http::Response<CompressionBody<axum::body::Body>>| {
-            res.map(axum::body::Body::new)
-        })
-        .layer(
-            tower_http::compression::CompressionLayer::new()
-                .gzip(true)
-                .compress_when(compress_when()),
-        )
+        .layer(http::compression::GzipLayer)
         .option_layer(cors)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .service(router)

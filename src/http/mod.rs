@@ -2,6 +2,7 @@
 
 pub mod authors;
 pub mod books;
+pub mod compression;
 pub mod extract;
 pub mod hardening;
 pub mod magazines;

@@ -148,6 +148,20 @@ async fn small_bodies_are_sent_as_they_are_and_large_ones_gzipped() {
     );
     let bytes = page.bytes().await.unwrap();
     assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip magic");
+    // Asking for identity only, or not asking at all: the same page as it is.
+    let identity = app
+        .req(Method::GET, "/v1/books?limit=20")
+        .header("accept-encoding", "identity")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(identity.headers().get("content-encoding"), None);
+    let identity: Value = identity.json().await.unwrap();
+    let plain = app.get("/v1/books?limit=20").await;
+    plain.expect(200);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(identity, plain.body);
+    assert_eq!(plain.body["items"].as_array().map(Vec::len), Some(12));
 }
 
 #[tokio::test]
