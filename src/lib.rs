@@ -26,34 +26,6 @@ use std::future::Future;
 
 use axum::{extract::Request, response::Response};
 
-/// The whole HTTP application as served (what `axum::serve` takes, with
-/// `axum::ServiceExt::into_make_service_with_connect_info`).
-pub trait HttpApp:
-    tower::Service<
-        Request,
-        Response = Response,
-        Error = Infallible,
-        Future: Future<Output = Result<Response, Infallible>> + Send + 'static,
-    > + Clone
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<S> HttpApp for S where
-    S: tower::Service<
-            Request,
-            Response = Response,
-            Error = Infallible,
-            Future: Future<Output = Result<Response, Infallible>> + Send + 'static,
-        > + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
-
 /// The whole HTTP application: REST, GraphQL, docs and operations, with the request middleware.
 ///
 /// Outermost, around the whole router (once per request, not once per route): gzip compression,
@@ -62,7 +34,20 @@ impl<S> HttpApp for S where
 /// template: the request context (request id, problem+json, security headers, span, metrics,
 /// then the rate limits and the request time-out around the rest). One per-route layer on
 /// purpose: axum clones and boxes a per-route layer's service and future for every request.
-pub fn router(state: AppState) -> impl HttpApp {
+///
+/// The result is what `axum::serve` takes, through
+/// `axum::ServiceExt::into_make_service_with_connect_info`.
+pub fn router(
+    state: AppState,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = Infallible,
+    Future: Future<Output = Result<Response, Infallible>> + Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
     metrics::install();
     let cors = http::hardening::cors(&state.config).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "CORS disabled");
