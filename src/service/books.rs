@@ -83,13 +83,12 @@ pub struct BookListArgs {
 impl App {
     /// One book as cached JSON (REST serves these bytes as they are).
     pub async fn book_json(&self, ctx: &Ctx, isbn: &Isbn) -> AppResult<CachedJson> {
-        let isbn = isbn.as_str().to_owned();
         self.cached_one(
-            CacheKey::Book(isbn.clone()),
+            CacheKey::Book(isbn.as_str().to_owned()),
             |b: &Book| b.version,
             || async move {
                 let mut conn = self.db.conn(&ctx.stats).await?;
-                Ok(repo::books::by_isbn(&mut conn, &isbn).await?)
+                Ok(repo::books::by_isbn(&mut conn, isbn.as_str()).await?)
             },
         )
         .await?
