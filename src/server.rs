@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use axum::ServiceExt as _;
 use tokio::net::TcpListener;
 
 use crate::{app::App, config::Config, db};
@@ -48,16 +49,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             shutdown.begin();
         }
     });
-    let make_service =
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
-            app.clone(),
-        );
-    // axum-server hands over hyper's own body type; the app takes axum's.
-    let tls_make_service = axum::ServiceExt::<http::Request<hyper::body::Incoming>>::into_make_service_with_connect_info::<SocketAddr>(
-        tower::ServiceBuilder::new()
-            .map_request(|req: http::Request<hyper::body::Incoming>| req.map(axum::body::Body::new))
-            .service(app),
-    );
     let server = async {
         match (&state.config.tls_cert, &state.config.tls_key) {
             (Some(cert), Some(key)) => {
@@ -75,9 +66,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
                 listener.set_nonblocking(true)?;
                 tracing::info!(%addr, "listening (HTTPS: HTTP/2 and HTTP/1.1)");
+                // axum-server hands over hyper's own body type; the app takes axum's.
+                let app = tower::ServiceBuilder::new()
+                    .map_request(|req: http::Request<hyper::body::Incoming>| {
+                        req.map(axum::body::Body::new)
+                    })
+                    .service(app.clone());
                 axum_server::from_tcp_rustls(listener, tls)?
                     .handle(handle)
-                    .serve(tls_make_service)
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
                     .await
                     .context("serving")
             }
@@ -86,6 +83,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("binding {addr}"))?;
                 tracing::info!(%addr, "listening");
+                let make_service = app
+                    .clone()
+                    .into_make_service_with_connect_info::<SocketAddr>();
                 axum::serve(listener, make_service)
                     .with_graceful_shutdown(shutdown.token.clone().cancelled_owned())
                     .await

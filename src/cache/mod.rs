@@ -268,6 +268,17 @@ impl Cache {
         }
     }
 
+    /// Counters and metrics of `keys` all answered by the front.
+    fn count_front_hits(&self, keys: &[CacheKey]) {
+        self.counters
+            .front_hits
+            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+        for k in keys {
+            self.count(Outcome::Hit);
+            crate::metrics::cache_event(k.kind(), "hit");
+        }
+    }
+
     fn count(&self, outcome: Outcome) {
         let c = match outcome {
             Outcome::Hit => &self.counters.hits,
@@ -372,13 +383,7 @@ impl Cache {
                     let from_front: Vec<Option<Bytes>> =
                         rendered.iter().map(|k| front.get(k)).collect();
                     if from_front.iter().all(Option::is_some) {
-                        self.counters
-                            .front_hits
-                            .fetch_add(keys.len() as u64, Ordering::Relaxed);
-                        for k in keys {
-                            self.count(Outcome::Hit);
-                            crate::metrics::cache_event(k.kind(), "hit");
-                        }
+                        self.count_front_hits(keys);
                         return (from_front, Outcome::Hit, Snapshot(0, front_seq));
                     }
                 }
@@ -453,9 +458,7 @@ impl Cache {
         if let (Backend::Redis { .. }, Some(front)) = (&self.backend, &self.front) {
             let front_seq = front.seq();
             if let Some(v) = front.get(&self.key(key)) {
-                self.counters.front_hits.fetch_add(1, Ordering::Relaxed);
-                self.count(Outcome::Hit);
-                crate::metrics::cache_event(key.kind(), "hit");
+                self.count_front_hits(std::slice::from_ref(key));
                 return (Some(v), Outcome::Hit, Snapshot(0, front_seq));
             }
         }

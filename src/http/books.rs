@@ -40,7 +40,6 @@ pub struct BooksQuery {
     cursor: Option<String>,
 }
 
-/// A single resource with its `ETag`, or 304 when the client's copy is current.
 /// A single cached resource: its JSON bytes as stored, `ETag` (its version), `Cache-Control`
 /// (clients may keep it but must revalidate, so no one reads it stale after a write), RFC 9211
 /// `Cache-Status`, or 304 when the client's copy is current.

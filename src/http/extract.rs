@@ -218,7 +218,6 @@ pub fn if_match(headers: &HeaderMap) -> Option<i32> {
     Some(parse_etag(raw.split(',').next().unwrap_or("")).unwrap_or(-1))
 }
 
-/// Whether `If-None-Match` names `version` (or is `*`).
 /// The request's `If-None-Match`, taken alone (extracting the whole `HeaderMap` would copy every
 /// header of every cached read).
 pub struct IfNoneMatch(pub Option<http::HeaderValue>);

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use axum::ServiceExt as _;
 use bookstore::config::Config;
 use bookstore::domain::{Isbn, Role};
 use bookstore::{App, AppState};
@@ -350,9 +351,7 @@ impl TestApp {
         let server = tokio::spawn(async move {
             axum::serve(
                 listener,
-                axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                    SocketAddr,
-                >(router),
+                router.into_make_service_with_connect_info::<SocketAddr>(),
             )
             .await
             .expect("serving");

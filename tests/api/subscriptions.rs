@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::ServiceExt as _;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
@@ -31,9 +32,7 @@ pub async fn second_server(app: &TestApp) -> (String, bookstore::AppState) {
     tokio::spawn(async move {
         let _ = axum::serve(
             listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(router),
+            router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .await;
     });
