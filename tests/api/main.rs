@@ -3,6 +3,8 @@
 
 mod helpers;
 mod process;
+#[path = "../support/private_services.rs"]
+mod private_services;
 
 mod auth;
 mod authors;
