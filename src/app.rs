@@ -30,16 +30,28 @@ impl App {
             config.statement_timeout,
         )?;
         let auth = AuthKeys::new(&config);
+        // One Redis handle (connection, time-outs, circuit breaker) for every feature.
+        let redis = match &config.redis_url {
+            Some(url) => {
+                redis::Client::open(url.as_str())
+                    .map_err(|e| anyhow::anyhow!("REDIS_URL is invalid: {e}"))?;
+                Some(Arc::new(crate::redis_handle::RedisHandle::new(
+                    url,
+                    config.redis_breaker_cool_down,
+                )))
+            }
+            None => None,
+        };
         let config_cache = (
             config.cache_enabled,
-            config.redis_url.clone(),
+            redis.clone(),
             config.cache_prefix.clone(),
         );
         crate::http::hardening::cors(&config)?;
         let limiter = crate::ratelimit::RateLimiter::new(
             config.rate_limit_enabled,
             config.rate_limits.clone(),
-            config.redis_url.as_deref(),
+            redis,
             &config.trusted_proxies,
         )?;
         Ok(Arc::new(App {
@@ -50,11 +62,7 @@ impl App {
             auth,
             events: Events::new(),
             cache: {
-                let cache = Arc::new(Cache::new(
-                    config_cache.0,
-                    config_cache.1.as_deref(),
-                    &config_cache.2,
-                ));
+                let cache = Arc::new(Cache::new(config_cache.0, config_cache.1, &config_cache.2));
                 if tokio::runtime::Handle::try_current().is_ok() {
                     cache.start_background();
                 }

@@ -4,6 +4,7 @@
 //! | --- | --- | --- |
 //! | `DATABASE_URL` | PostgreSQL URL | required |
 //! | `REDIS_URL` | Redis URL; unset = in-process cache only | unset |
+//! | `BOOKSTORE_REDIS_BREAKER_COOLDOWN_MS` | after a failed or timed-out Redis call, how long no feature calls Redis (then one call probes it) | `2000` |
 //! | `BOOKSTORE_ADDR` | listen address | `127.0.0.1:3000` |
 //! | `BOOKSTORE_ENV` | `development` or `production` | `development` |
 //! | `JWT_SECRET` | HS256 key, at least 32 bytes | random in development; required in production |
@@ -50,6 +51,8 @@ pub enum Environment {
 pub struct Config {
     pub database_url: String,
     pub redis_url: Option<String>,
+    /// After a Redis failure, how long every feature leaves Redis alone.
+    pub redis_breaker_cool_down: Duration,
     pub addr: SocketAddr,
     pub env: Environment,
     pub jwt_secret: Vec<u8>,
@@ -194,6 +197,10 @@ impl Config {
         let config = Config {
             database_url: Self::database_url()?,
             redis_url: var("REDIS_URL"),
+            redis_breaker_cool_down: Duration::from_millis(parse_var(
+                "BOOKSTORE_REDIS_BREAKER_COOLDOWN_MS",
+                2000u64,
+            )?),
             addr: parse_var("BOOKSTORE_ADDR", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
             env,
             jwt_secret,
@@ -242,6 +249,9 @@ impl Config {
             graphql_aliases: parse_var("BOOKSTORE_GRAPHQL_ALIASES", 30usize)?,
             run_migrations: on_off("BOOKSTORE_MIGRATE", true)?,
         };
+        if config.redis_breaker_cool_down.is_zero() {
+            bail!("BOOKSTORE_REDIS_BREAKER_COOLDOWN_MS must be at least 1");
+        }
         if config.pool_size == 0 {
             bail!("DATABASE_POOL_SIZE must be at least 1");
         }
@@ -258,6 +268,7 @@ impl Config {
         Config {
             database_url,
             redis_url: None,
+            redis_breaker_cool_down: Duration::from_millis(2000),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             env: Environment::Development,
             jwt_secret: random_secret(),

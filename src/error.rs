@@ -69,6 +69,11 @@ pub enum AppError {
     /// The database is unreachable or saturated (503 / INTERNAL with a retry hint).
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// The connection to the database broke while a COMMIT was under way: the write may or may
+    /// not have been applied (503 / INTERNAL with `extensions.outcome = "unknown"`). The caches
+    /// have been invalidated all the same; the client should read again before retrying.
+    #[error("the connection to the database was lost while the change was being committed: it may or may not have been applied; read the resource again before retrying")]
+    OutcomeUnknown,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -128,7 +133,7 @@ impl AppError {
             AppError::PayloadTooLarge { .. } => S::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => S::UNSUPPORTED_MEDIA_TYPE,
             AppError::UnsupportedVersion { .. } => S::BAD_REQUEST,
-            AppError::Unavailable => S::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::OutcomeUnknown => S::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -146,7 +151,7 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::Conflict(_) | AppError::VersionMismatch { .. } => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
-            AppError::Unavailable | AppError::Internal(_) => "INTERNAL",
+            AppError::Unavailable | AppError::OutcomeUnknown | AppError::Internal(_) => "INTERNAL",
         }
     }
 
@@ -161,11 +166,28 @@ impl AppError {
         }
     }
 
+    /// Whether PostgreSQL said for sure that a failed COMMIT rolled the transaction back (a
+    /// deferred constraint or a serialization failure), as opposed to a COMMIT whose answer was
+    /// lost with its connection.
+    pub fn is_definite_rollback(&self) -> bool {
+        matches!(
+            self,
+            AppError::Validation(_)
+                | AppError::BadRequest { .. }
+                | AppError::Conflict(_)
+                | AppError::NotFound(_)
+                | AppError::VersionMismatch { .. }
+                | AppError::Forbidden
+                | AppError::Unauthenticated(_)
+        )
+    }
+
     /// Logs the cause once, where the error is turned into a response.
     pub fn log(&self) {
         match self {
             AppError::Internal(e) => tracing::error!(error = ?e, "internal error"),
             AppError::Unavailable => tracing::warn!("database unavailable"),
+            AppError::OutcomeUnknown => tracing::warn!("commit outcome unknown"),
             _ => {}
         }
     }

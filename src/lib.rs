@@ -12,6 +12,7 @@ pub mod http;
 pub mod metrics;
 pub mod model;
 pub mod ratelimit;
+pub mod redis_handle;
 pub mod repo;
 pub mod seed;
 pub mod server;

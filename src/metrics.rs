@@ -9,6 +9,7 @@
 //! | `bookstore_db_pool_size`, `..._available`, `..._waiting`, `..._max_size` | gauges, read at scrape time | |
 //! | `bookstore_rate_limited_total` | counter | `scope` (`ip`, `user`, `login`, `login_ip`) |
 //! | `bookstore_rate_limit_redis_errors_total` | counter | |
+//! | `bookstore_redis_errors_total` | counter | |
 //! | `bookstore_cache_events_total` | counter | `kind`, `outcome` (see [`cache_event`]) |
 //!
 //! The recorder is installed once per process ([`install`], behind a `OnceLock`), so many apps in
@@ -112,6 +113,10 @@ fn describe() {
         "rate-limit checks Redis could not answer (the in-process limiter decided)"
     );
     describe_counter!(
+        "bookstore_redis_errors_total",
+        "Redis calls that failed or timed out (each opens the shared circuit breaker)"
+    );
+    describe_counter!(
         "bookstore_cache_events_total",
         "cache events by kind and outcome"
     );
@@ -183,6 +188,11 @@ pub fn rate_limited(scope: &'static str) {
 /// Redis could not answer a rate-limit check.
 pub fn rate_limit_redis_error() {
     counter!("bookstore_rate_limit_redis_errors_total").increment(1);
+}
+
+/// A Redis call failed or timed out (any feature).
+pub fn redis_error() {
+    counter!("bookstore_redis_errors_total").increment(1);
 }
 
 /// One GraphQL operation of this type (`query`, `mutation`, `subscription`).

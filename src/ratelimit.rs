@@ -12,8 +12,10 @@
 //!
 //! Storage: with Redis, one GCRA state per key in Redis, updated by one Lua script with Redis's
 //! own clock, so every replica sees the same budget. Without Redis, or while Redis fails (errors
-//! and time-outs, bounded at [`REDIS_TIMEOUT`]), the in-process limiter (`governor`) decides: a
-//! Redis outage loosens the limits to per-process ones and never fails a request.
+//! and time-outs, bounded by [`crate::redis_handle::COMMAND_TIMEOUT`], and while the shared
+//! Redis breaker is open), the in-process limiter (`governor`) decides: a Redis outage loosens the
+//! limits to per-process ones, never fails a request, and costs a request at most one wait per
+//! breaker window.
 //!
 //! The client IP is the TCP peer, or, when the peer is one of `BOOKSTORE_TRUSTED_PROXIES`, the
 //! right-most `X-Forwarded-For` entry that is not a trusted proxy (the left part of the header is
@@ -25,19 +27,14 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::redis_handle::RedisHandle;
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
 use http::HeaderMap;
-use redis::aio::ConnectionManager;
 
 use crate::config::{RateLimits, RateQuota};
-
-/// Longest wait for Redis before the in-process limiter decides instead.
-pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
-/// After a failed connection attempt, Redis is not tried again for this long.
-const REDIS_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// The client's address as the rate limiter sees it (a request extension, and GraphQL request
 /// data): the TCP peer, or the forwarded client when the peer is a trusted proxy.
@@ -223,92 +220,30 @@ return {1, 0}
 ";
 
 struct RedisLimiter {
-    client: redis::Client,
-    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
-    last_failed_connect: Mutex<Option<Instant>>,
+    redis: Arc<RedisHandle>,
     script: redis::Script,
-    last_warning: AtomicU64,
-    started: Instant,
 }
 
 impl RedisLimiter {
-    async fn connection(&self) -> Option<ConnectionManager> {
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
-        }
-        {
-            let last = self.last_failed_connect.lock().expect("not poisoned");
-            if last.is_some_and(|t| t.elapsed() < REDIS_RETRY_AFTER) {
-                return None;
-            }
-        }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(REDIS_TIMEOUT)
-            .set_response_timeout(REDIS_TIMEOUT)
-            .set_number_of_retries(1);
-        let made = tokio::time::timeout(
-            REDIS_TIMEOUT * 2,
-            ConnectionManager::new_with_config(self.client.clone(), config),
-        )
-        .await;
-        match made {
-            Ok(Ok(c)) => {
-                *slot = Some(c.clone());
-                Some(c)
-            }
-            Ok(Err(e)) => {
-                self.warn(&format!("cannot connect: {e}"));
-                *self.last_failed_connect.lock().expect("not poisoned") = Some(Instant::now());
-                None
-            }
-            Err(_) => {
-                self.warn("connecting timed out");
-                *self.last_failed_connect.lock().expect("not poisoned") = Some(Instant::now());
-                None
-            }
-        }
-    }
-
-    /// `Some(decision)` from Redis, `None` when Redis could not decide.
+    /// `Some(decision)` from Redis, `None` when Redis could not decide (down, hung, or its
+    /// breaker open: then no call is made at all).
     async fn check(&self, key: &str, quota: RateQuota) -> Option<Result<(), Refused>> {
-        let mut conn = self.connection().await?;
         let interval_ms = quota.interval().as_secs_f64() * 1000.0;
         let mut invocation = self.script.key(key);
         invocation.arg(interval_ms).arg(quota.burst);
-        let answer: Result<Result<(i64, i64), redis::RedisError>, _> =
-            tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn)).await;
+        let answer: Option<(i64, i64)> = self
+            .redis
+            .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await;
         match answer {
-            Ok(Ok((1, _))) => Some(Ok(())),
-            Ok(Ok((_, wait_ms))) => Some(Err(Refused {
+            Some((1, _)) => Some(Ok(())),
+            Some((_, wait_ms)) => Some(Err(Refused {
                 retry_after: Duration::from_millis(wait_ms.max(1) as u64),
             })),
-            Ok(Err(e)) => {
-                self.warn(&format!("command failed: {e}"));
+            None => {
+                crate::metrics::rate_limit_redis_error();
                 None
             }
-            Err(_) => {
-                self.warn("command timed out");
-                None
-            }
-        }
-    }
-
-    /// Logs a Redis problem at most every 30 s.
-    fn warn(&self, what: &str) {
-        crate::metrics::rate_limit_redis_error();
-        let now = self.started.elapsed().as_secs() + 1;
-        let last = self.last_warning.load(Ordering::Relaxed);
-        if (last == 0 || now >= last + 30)
-            && self
-                .last_warning
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            tracing::warn!(
-                problem = what,
-                "rate limiter: Redis unavailable, using the in-process limits"
-            );
         }
     }
 }
@@ -345,7 +280,7 @@ impl RateLimiter {
     pub fn new(
         enabled: bool,
         limits: RateLimits,
-        redis_url: Option<&str>,
+        redis: Option<Arc<RedisHandle>>,
         trusted_proxies: &[String],
     ) -> anyhow::Result<RateLimiter> {
         let proxies = TrustedProxies::parse(trusted_proxies)?;
@@ -358,15 +293,10 @@ impl RateLimiter {
                 )
             })
             .collect();
-        let redis = match redis_url {
-            Some(url) if enabled => Some(RedisLimiter {
-                client: redis::Client::open(url)
-                    .map_err(|e| anyhow::anyhow!("REDIS_URL is invalid: {e}"))?,
-                conn: tokio::sync::Mutex::new(None),
-                last_failed_connect: Mutex::new(None),
+        let redis = match redis {
+            Some(redis) if enabled => Some(RedisLimiter {
+                redis,
                 script: redis::Script::new(GCRA_LUA),
-                last_warning: AtomicU64::new(0),
-                started: Instant::now(),
             }),
             _ => None,
         };

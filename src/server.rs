@@ -6,6 +6,8 @@
 //! code 1001 (going away), and exits 0; all of that within `BOOKSTORE_SHUTDOWN_TIMEOUT_SECS`.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::ServiceExt as _;
@@ -93,13 +95,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     };
-    // After the signal, in-flight requests and WebSockets get `timeout` to finish.
+    // After the signal, in-flight requests and WebSockets get `timeout` to finish. Connections
+    // with no request in flight (idle keep-alives, clients still sending their headers) are not
+    // waited for: once every request in flight is answered (and its answer had a moment to be
+    // written), they are closed.
     let deadline = async {
         shutdown.token.cancelled().await;
         tokio::time::sleep(timeout).await;
     };
+    let drained = async {
+        shutdown.token.cancelled().await;
+        shutdown.requests.idle().await;
+        tokio::time::sleep(ANSWER_FLUSH_GRACE).await;
+        shutdown.requests.idle().await;
+    };
     tokio::select! {
         r = server => r?,
+        _ = drained => {
+            tracing::info!("every request in flight is answered; closing the remaining connections");
+        }
         _ = deadline => {
             tracing::warn!(timeout_secs = timeout.as_secs(), "in-flight requests did not finish in time; exiting");
             return Ok(());
@@ -117,12 +131,60 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// After the last request in flight is answered, how long its answer may take to be written
+/// before the remaining connections are closed.
+const ANSWER_FLUSH_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Shutdown coordination: cancelled on SIGTERM/SIGINT; long-lived tasks (WebSocket
-/// connections) hold a tracker token so the server can wait for them to close.
+/// connections) hold a tracker token so the server can wait for them to close; requests being
+/// answered are counted in `requests`.
 #[derive(Clone, Debug, Default)]
 pub struct Shutdown {
     pub token: tokio_util::sync::CancellationToken,
     pub tracker: tokio_util::task::TaskTracker,
+    pub requests: Arc<InFlight>,
+}
+
+/// The number of requests being answered, and a wake-up when it falls to zero.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    count: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One request in flight; counted down when dropped.
+pub struct InFlightGuard<'a>(&'a InFlight);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl InFlight {
+    pub fn enter(&self) -> InFlightGuard<'_> {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(self)
+    }
+
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Returns once no request is in flight.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Shutdown {

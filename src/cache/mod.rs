@@ -1,10 +1,10 @@
 //! The entity cache shared by both doors (cache-aside, filled and invalidated by the service layer).
 //!
 //! What is cached: single books, authors and magazines, as the JSON bytes REST serves (so a REST
-//! hit is served without serializing anything), prefixed with the entity's version for `ETag`.
-//! Lists and filter results are NOT cached: their keys are unbounded combinations of filters, sort
-//! orders and cursors, and every write would have to invalidate all of them; they are served by
-//! indexed keyset queries instead.
+//! hit is served without serializing anything), prefixed with the entity's version for `ETag`
+//! (in Redis when configured, shared by every process). Pages of lists are cached too, but only
+//! in process and under a generation that every write moves on (see [`Cache::page_generation`]),
+//! so no page outlives a write.
 //!
 //! Correctness under writes:
 //! - Invalidation happens after commit and before the write is acknowledged. It writes a short-lived
@@ -14,8 +14,9 @@
 //!   the next read through any other (read-your-writes across replicas). Without Redis, each
 //!   process has its own in-process cache (moka), and invalidations are also sent to the other
 //!   processes through PostgreSQL `NOTIFY` (see `service::events`).
-//! - Redis is never a single point of failure: every command has a short time-out, and a circuit
-//!   breaker stops calling Redis for a while after a failure, so requests go to PostgreSQL without
+//! - Redis is never a single point of failure: every command has a short time-out, and the
+//!   process's one circuit breaker ([`crate::redis_handle`]) stops calling Redis for a while after
+//!   a failure, so requests go to PostgreSQL without
 //!   waiting on Redis time-outs. Invalidations that could not be written are kept and replayed
 //!   before Redis is used again.
 //! - Concurrent misses of one key in one process share one database read (single flight).
@@ -23,8 +24,7 @@
 //! Keys are namespaced and versioned (`bs:v1:book:<isbn>`): a deploy that changes the cached shape
 //! bumps [`SCHEMA_VERSION`] and never reads old entries.
 
-mod breaker;
-mod expiring;
+pub(crate) mod expiring;
 mod front;
 mod single_flight;
 
@@ -35,10 +35,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use redis::aio::ConnectionManager;
-use tokio::sync::OnceCell;
 
-use self::breaker::Breaker;
 pub use self::single_flight::SingleFlight;
+use crate::redis_handle::{RedisHandle, COMMAND_TIMEOUT};
 
 /// Bump when the cached JSON shape changes.
 pub const SCHEMA_VERSION: &str = "v1";
@@ -46,8 +45,6 @@ pub const SCHEMA_VERSION: &str = "v1";
 const VALUE_TTL: Duration = Duration::from_secs(300);
 /// Lifetime of a tombstone: longer than any read can take (statement_timeout + margin).
 const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
-/// Longest wait for one Redis command.
-const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
 const TOMBSTONE: &[u8] = b"\0tomb";
 /// Most invalidations kept while Redis is unreachable; past that the whole namespace is dropped.
 const MAX_PENDING: usize = 100_000;
@@ -140,9 +137,7 @@ enum Backend {
     Off,
     Local(moka::future::Cache<String, LocalEntry>),
     Redis {
-        url: String,
-        conn: OnceCell<ConnectionManager>,
-        breaker: Breaker,
+        redis: Arc<RedisHandle>,
         pending: Mutex<HashSet<String>>,
     },
 }
@@ -175,8 +170,8 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub fn new(enabled: bool, redis_url: Option<&str>, prefix: &str) -> Cache {
-        let backend = match (enabled, redis_url) {
+    pub fn new(enabled: bool, redis: Option<Arc<RedisHandle>>, prefix: &str) -> Cache {
+        let backend = match (enabled, redis) {
             (false, _) => Backend::Off,
             (true, None) => Backend::Local(
                 moka::future::Cache::builder()
@@ -184,10 +179,8 @@ impl Cache {
                     .time_to_live(VALUE_TTL)
                     .build(),
             ),
-            (true, Some(url)) => Backend::Redis {
-                url: url.to_owned(),
-                conn: OnceCell::new(),
-                breaker: Breaker::new(),
+            (true, Some(redis)) => Backend::Redis {
+                redis,
                 pending: Mutex::new(HashSet::new()),
             },
         };
@@ -206,13 +199,14 @@ impl Cache {
 
     /// Starts the front's subscription to invalidations (Redis backend; needs a tokio runtime).
     pub fn start_background(&self) {
-        let (Some(front), Backend::Redis { url, .. }) = (self.front.clone(), &self.backend) else {
+        let (Some(front), Backend::Redis { redis, .. }) = (self.front.clone(), &self.backend)
+        else {
             return;
         };
-        let url = url.clone();
+        let url = redis.url().to_owned();
         tokio::spawn(async move {
             loop {
-                match connect(&url).await {
+                match crate::redis_handle::connect(&url).await {
                     Ok(conn) => {
                         front.spawn(url, conn);
                         return;
@@ -245,8 +239,8 @@ impl Cache {
         match &self.backend {
             Backend::Off => "off",
             Backend::Local(_) => "ok",
-            Backend::Redis { breaker, .. } => {
-                if breaker.is_open() {
+            Backend::Redis { redis, .. } => {
+                if redis.is_open() {
                     "degraded"
                 } else {
                     "ok"
@@ -289,72 +283,39 @@ impl Cache {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Runs one Redis operation through the breaker with a time-out; `None` when Redis cannot be
-    /// used now. Invalidations that failed earlier are replayed first.
+    /// Runs one Redis operation through the process's Redis handle (its breaker and time-out);
+    /// `None` when Redis cannot be used now. Invalidations that failed earlier are replayed first.
     async fn redis<T, F, Fut>(&self, op: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let Backend::Redis {
-            url,
-            conn,
-            breaker,
-            pending,
-        } = &self.backend
-        else {
+        let Backend::Redis { redis, pending } = &self.backend else {
             return None;
         };
-        if !breaker.allow() {
-            return None;
-        }
-        let manager =
-            match tokio::time::timeout(COMMAND_TIMEOUT * 4, conn.get_or_try_init(|| connect(url)))
-                .await
-            {
-                Ok(Ok(m)) => m.clone(),
-                _ => {
-                    breaker.failure();
-                    return None;
+        let seq_key = self.seq_key();
+        redis
+            .run_within(COMMAND_TIMEOUT * 2, |manager| async move {
+                // Replay invalidations that could not be written while Redis was away.
+                let replay: Vec<String> = pending
+                    .lock()
+                    .map(|mut p| p.drain().collect())
+                    .unwrap_or_default();
+                if !replay.is_empty() {
+                    if let Err(e) = write_tombstones(manager.clone(), &seq_key, &replay).await {
+                        if let Ok(mut p) = pending.lock() {
+                            p.extend(replay);
+                        }
+                        return Err(e);
+                    }
+                    tracing::info!(
+                        keys = replay.len(),
+                        "replayed cache invalidations after a Redis outage"
+                    );
                 }
-            };
-        // Replay invalidations that could not be written while Redis was away.
-        let replay: Vec<String> = pending
-            .lock()
-            .map(|mut p| p.drain().collect())
-            .unwrap_or_default();
-        if !replay.is_empty() {
-            let ok = write_tombstones(manager.clone(), &self.seq_key(), &replay)
-                .await
-                .is_ok();
-            if !ok {
-                if let Ok(mut p) = pending.lock() {
-                    p.extend(replay);
-                }
-                breaker.failure();
-                return None;
-            }
-            tracing::info!(
-                keys = replay.len(),
-                "replayed cache invalidations after a Redis outage"
-            );
-        }
-        match tokio::time::timeout(COMMAND_TIMEOUT, op(manager)).await {
-            Ok(Ok(v)) => {
-                breaker.success();
-                Some(v)
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "redis command failed; using PostgreSQL");
-                breaker.failure();
-                None
-            }
-            Err(_) => {
-                tracing::warn!("redis command timed out; using PostgreSQL");
-                breaker.failure();
-                None
-            }
-        }
+                op(manager).await
+            })
+            .await
     }
 
     /// Looks up many keys at once (one MGET). Each slot is the cached bytes or `None`. The
@@ -660,15 +621,6 @@ impl Cache {
             }
         }
     }
-}
-
-async fn connect(url: &str) -> redis::RedisResult<ConnectionManager> {
-    let client = redis::Client::open(url)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(COMMAND_TIMEOUT * 2)
-        .set_response_timeout(COMMAND_TIMEOUT)
-        .set_number_of_retries(1);
-    client.get_connection_manager_with_config(config).await
 }
 
 async fn write_tombstones(

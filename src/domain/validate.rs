@@ -16,6 +16,33 @@ pub const MAX_BIO: usize = 10_000;
 pub const MAX_PRICE_CENTS: i64 = 10_000_000;
 pub const MAX_STOCK: i64 = 1_000_000;
 
+/// Whether `s` can be sent to PostgreSQL as text: its `text` type cannot hold NUL (U+0000), and
+/// a NUL in a parameter is refused by the server ("invalid byte sequence"). Every text that comes
+/// from a client and reaches SQL is checked with this rule (bodies through [`Fields::text`] and
+/// the domain types, query parameters and arguments through [`search_text`], cursors when
+/// decoded, login names in the login service).
+pub fn is_sql_text(s: &str) -> bool {
+    !s.contains('\0')
+}
+
+/// A search text from a query parameter or argument (`q`, `name`, `titleContains`,
+/// `nameContains`): at most `max` characters and no NUL, else a 400 naming `param`.
+pub fn search_text(param: &str, value: &str, max: usize) -> Result<(), AppError> {
+    if value.chars().count() > max {
+        return Err(AppError::bad_param(
+            param,
+            format!("{param} is limited to {max} characters"),
+        ));
+    }
+    if !is_sql_text(value) {
+        return Err(AppError::bad_param(
+            param,
+            format!("{param} must not contain NUL characters"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn current_year() -> i32 {
     chrono::Utc::now().year()
 }

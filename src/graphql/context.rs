@@ -125,6 +125,10 @@ pub fn gql_error(e: AppError) -> async_graphql::Error {
         if let AppError::RateLimited { retry_after_secs } = &e {
             ext.set("retryAfter", *retry_after_secs);
         }
+        if let AppError::OutcomeUnknown = &e {
+            ext.set("outcome", "unknown");
+            ext.set("retryAfter", 1);
+        }
     })
 }
 

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Subscription};
 use futures::{Stream, StreamExt};
-use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
 
-use super::context::{app, request_ctx, GqlResult};
+use super::context::{app, GqlResult};
 use super::types::{Book, BookChange};
 use crate::error::AppError;
-use crate::service::{books::isbn_param, events::ChangeKind};
+use crate::service::books::isbn_param;
 
 /// Most subscriptions one WebSocket connection may hold at once.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 16;
@@ -55,42 +55,28 @@ impl SubscriptionRoot {
             }
             None => None,
         };
-        let app = app(ctx).clone();
-        let rctx = request_ctx(ctx);
-        let events = BroadcastStream::new(app.events.subscribe());
-        Ok(events
-            .filter_map(move |event| {
-                let wanted = wanted.clone();
-                async move {
-                    let event = event.ok()?;
-                    match &wanted {
-                        Some(isbn) if *isbn != event.isbn => None,
-                        _ => Some(event),
-                    }
-                }
-            })
-            .then(move |event| {
-                let app = app.clone();
-                let rctx = rctx.clone();
-                let _slot = &slot;
-                async move {
-                    let book = match event.kind {
-                        ChangeKind::Deleted => None,
-                        _ => match crate::domain::Isbn::parse(&event.isbn) {
-                            Ok(isbn) => match app.book(&rctx, &isbn).await {
-                                Ok(b) => Some(Book::from(b)),
-                                Err(AppError::NotFound(_)) => None,
-                                Err(e) => return Err(e).gql(),
-                            },
-                            Err(_) => None,
-                        },
-                    };
-                    Ok(BookChange {
+        let events = BroadcastStream::new(app(ctx).events.subscribe());
+        Ok(events.filter_map(move |event| {
+            let _slot = &slot;
+            let event = match event {
+                Ok(event) => match &wanted {
+                    Some(isbn) if *isbn != event.isbn => None,
+                    _ => Some(Ok(BookChange {
                         kind: event.kind,
-                        isbn: event.isbn,
-                        book,
-                    })
+                        isbn: event.isbn.clone(),
+                        book: event.book.clone().map(Book::from),
+                    })),
+                },
+                Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                    // The subscriber read too slowly and the process's buffer moved on: say so
+                    // instead of skipping changes silently.
+                    tracing::warn!(missed, "a subscriber fell behind; ending its subscription");
+                    Some(Err(async_graphql::Error::new(format!(
+                        "the subscriber fell behind and missed {missed} changes; subscribe again"
+                    ))))
                 }
-            }))
+            };
+            std::future::ready(event)
+        }))
     }
 }

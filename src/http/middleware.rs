@@ -36,6 +36,8 @@ pub async fn request_context(
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    // Counted until the answer is made, so a graceful shutdown knows when nothing is in flight.
+    let _in_flight = app.shutdown.requests.enter();
     // Kept as the header value it is sent back as (a client's is shared, not copied).
     let id: HeaderValue = match req.headers().get(&X_REQUEST_ID) {
         Some(v) if sane_request_id(v).is_some() => v.clone(),

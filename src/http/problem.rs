@@ -82,6 +82,10 @@ impl IntoResponse for AppError {
         self.log();
         let status = self.status();
         let mut problem = Problem::new(status, self.public_message());
+        if let AppError::OutcomeUnknown = &self {
+            problem.kind = "https://bookstore.example/problems/outcome-unknown".to_owned();
+            problem.title = "Outcome Unknown".to_owned();
+        }
         if let AppError::Validation(errors) = &self {
             problem.errors = Some(errors.clone());
         }
@@ -108,7 +112,7 @@ impl IntoResponse for AppError {
             AppError::RateLimited { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
-            AppError::Unavailable => {
+            AppError::Unavailable | AppError::OutcomeUnknown => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

@@ -212,7 +212,11 @@ impl App {
             });
         }
         let invalid = || AppError::Unauthenticated(AuthFailure::InvalidCredentials);
-        if username.len() > 254 || password.len() > 1024 {
+        // A NUL cannot be in any stored username (PostgreSQL text), so it is a wrong login.
+        if username.len() > 254
+            || password.len() > 1024
+            || !crate::domain::validate::is_sql_text(username)
+        {
             return Err(invalid());
         }
         let user = {

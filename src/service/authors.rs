@@ -99,11 +99,12 @@ impl App {
         page: &PageArgs,
     ) -> AppResult<Page<Author>> {
         let limit = page.limit()?;
-        if name_contains.is_some_and(|n| n.chars().count() > 200) {
-            return Err(AppError::bad_param(
-                "name",
-                "the name search is limited to 200 characters",
-            ));
+        if let Some(name) = name_contains {
+            crate::domain::validate::search_text(
+                page.param_name("name", "nameContains"),
+                name,
+                200,
+            )?;
         }
         let scope = "authors:id:asc";
         let after = cursor::id_after(page, scope)?;

@@ -138,12 +138,7 @@ impl App {
         let sort = args.sort.unwrap_or(BookSort::Isbn);
         let order = args.order.unwrap_or(SortOrder::Asc);
         if let Some(t) = &args.filter.title_contains {
-            if t.chars().count() > 200 {
-                return Err(AppError::bad_param(
-                    "q",
-                    "the title search is limited to 200 characters",
-                ));
-            }
+            crate::domain::validate::search_text(page.param_name("q", "titleContains"), t, 200)?;
         }
         let scope = format!("books:{sort}:{order}");
         let after = match &page.cursor {

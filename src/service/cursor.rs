@@ -37,7 +37,9 @@ pub fn decode(raw: &str, scope: &str, param: &str) -> AppResult<Cursor> {
         .decode(raw.trim_end_matches('='))
         .map_err(|_| bad())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if cursor.s != scope {
+    // The sort key and tie-breaker go to SQL as text: a forged cursor must not carry a NUL.
+    let sql_safe = |v: &Value| v.as_str().is_none_or(crate::domain::validate::is_sql_text);
+    if cursor.s != scope || !sql_safe(&cursor.v) || !sql_safe(&cursor.k) {
         return Err(bad());
     }
     Ok(cursor)

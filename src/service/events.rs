@@ -1,11 +1,14 @@
-//! Book change events for subscriptions. The source is PostgreSQL itself: a trigger on `books`
-//! sends `NOTIFY bookstore_book_changes` on commit, and every server process LISTENs, so a change
-//! made through any door of any process reaches every subscriber exactly once.
+//! Book change events for subscriptions. The source is PostgreSQL itself: a deferred trigger on
+//! `books` sends `NOTIFY bookstore_book_changes` at commit with the book as that change left it,
+//! and every server process LISTENs, so a change made through any door of any process reaches
+//! every subscriber exactly once, in commit order, with its own state (never a state read later).
+//! One listener per process decodes each event once and shares it (`Arc`) with every subscriber.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::Cache;
+use crate::model::Book;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt;
@@ -22,14 +25,29 @@ pub enum ChangeKind {
     Deleted,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct BookChangeEvent {
     pub kind: ChangeKind,
     pub isbn: String,
+    /// The book's version after the change (before it, for a delete).
+    #[serde(default)]
+    pub version: Option<i32>,
+    /// The book as the change left it; `None` after a delete.
+    #[serde(default)]
+    pub book: Option<Book>,
+    /// The book did not fit the notification; the listener reads it (once per process).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
+/// Events shared by every subscriber of the process.
+pub type SharedEvent = Arc<BookChangeEvent>;
+
+/// Events buffered per subscriber before it counts as lagging.
+const CHANNEL_CAPACITY: usize = 4096;
+
 pub struct Events {
-    tx: broadcast::Sender<BookChangeEvent>,
+    tx: broadcast::Sender<SharedEvent>,
 }
 
 impl Default for Events {
@@ -40,16 +58,16 @@ impl Default for Events {
 
 impl Events {
     pub fn new() -> Events {
-        let (tx, _) = broadcast::channel(1024);
+        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
         Events { tx }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<BookChangeEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<SharedEvent> {
         self.tx.subscribe()
     }
 
     pub fn publish(&self, event: BookChangeEvent) {
-        let _ = self.tx.send(event);
+        let _ = self.tx.send(Arc::new(event));
     }
 
     /// Listens for change notifications until the process ends, reconnecting with back-off.
@@ -74,7 +92,7 @@ impl Events {
 }
 
 async fn listen_once(
-    tx: &broadcast::Sender<BookChangeEvent>,
+    tx: &broadcast::Sender<SharedEvent>,
     cache: &Cache,
     url: &str,
 ) -> anyhow::Result<()> {
@@ -101,11 +119,27 @@ async fn listen_once(
             continue;
         }
         match serde_json::from_str::<BookChangeEvent>(&n.payload) {
-            Ok(event) => {
-                let _ = tx.send(event);
+            Ok(mut event) => {
+                if event.truncated && event.kind != ChangeKind::Deleted {
+                    event.book = read_book(url, &event.isbn).await;
+                }
+                let _ = tx.send(Arc::new(event));
             }
             Err(e) => tracing::warn!(error = %e, "unreadable change notification"),
         }
     }
     Ok(())
+}
+
+/// A book whose state did not fit its notification (a rare, very long title or author list),
+/// read from the primary on a connection of its own.
+async fn read_book(url: &str, isbn: &str) -> Option<Book> {
+    let mut conn = AsyncPgConnection::establish(url).await.ok()?;
+    match crate::repo::books::by_isbn(&mut conn, isbn).await {
+        Ok(book) => book,
+        Err(e) => {
+            tracing::warn!(error = %e, isbn, "could not read a changed book for its event");
+            None
+        }
+    }
 }

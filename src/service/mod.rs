@@ -18,6 +18,8 @@ use crate::cache::CacheKey;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult, AuthFailure};
 
+use std::sync::Arc;
+
 pub const MAX_PAGE: i64 = 100;
 pub const DEFAULT_PAGE: i64 = 20;
 
@@ -47,6 +49,16 @@ impl PageArgs {
             cursor_name: "after",
         }
     }
+    /// The name of a parameter as this request's door calls it: `rest` for REST, `graphql` for
+    /// GraphQL (e.g. `q` / `titleContains`), for error messages that name what the client sent.
+    pub fn param_name(&self, rest: &'static str, graphql: &'static str) -> &'static str {
+        if self.limit_name == "first" {
+            graphql
+        } else {
+            rest
+        }
+    }
+
     pub fn limit(&self) -> AppResult<i64> {
         match self.limit {
             None => Ok(DEFAULT_PAGE),
@@ -123,7 +135,11 @@ impl App {
         let cache_for_keys = cache.clone();
         let task = tokio::spawn(async move {
             let mut conn = db.conn(&stats).await?;
-            let (result, keys) = conn
+            // The keys of a transaction whose work is done and whose COMMIT is under way: if the
+            // COMMIT then fails, its outcome is unknown to us (see below).
+            let committing: Arc<std::sync::Mutex<Option<Vec<CacheKey>>>> = Arc::default();
+            let slot = committing.clone();
+            let outcome = conn
                 .transaction::<_, AppError, _>(async move |c| {
                     let (result, keys) = work(c).await?;
                     if tell_other_processes && !keys.is_empty() {
@@ -131,12 +147,62 @@ impl App {
                             keys.iter().map(|k| cache_for_keys.key(k)).collect();
                         crate::repo::notify::cache_invalidated(c, &rendered).await?;
                     }
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
                     Ok((result, keys))
                 })
-                .await?;
-            cache.invalidate(&keys).await;
-            Ok(result)
+                .await;
+            match outcome {
+                Ok((result, keys)) => {
+                    cache.invalidate(&keys).await;
+                    Ok(result)
+                }
+                Err(e) => {
+                    let pending = committing.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    match pending {
+                        Some(keys) if !e.is_definite_rollback() => {
+                            // The COMMIT was sent but its answer was lost (the connection broke,
+                            // the backend was terminated while waiting for a synchronous standby,
+                            // the server crashed): PostgreSQL may hold the write. Forget what it
+                            // may have made stale, here and in the other processes, and tell the
+                            // client to read again before retrying.
+                            tracing::warn!(error = ?e, "the outcome of a commit is unknown; invalidating its keys");
+                            cache.invalidate(&keys).await;
+                            if tell_other_processes && !keys.is_empty() {
+                                let rendered: Vec<String> =
+                                    keys.iter().map(|k| cache.key(k)).collect();
+                                notify_outside_transaction(&db, &stats, rendered).await;
+                            }
+                            Err(AppError::OutcomeUnknown)
+                        }
+                        _ => Err(e),
+                    }
+                }
+            }
         });
         task.await.map_err(AppError::internal)?
+    }
+}
+
+/// Tells the other processes (through a fresh connection, outside any transaction) that `keys`
+/// may be stale. Best effort: when PostgreSQL is down this fails, and the other processes' change
+/// listeners lose their connections too, which makes them drop their whole in-process cache.
+async fn notify_outside_transaction(
+    db: &crate::db::Db,
+    stats: &Arc<crate::db::QueryStats>,
+    keys: Vec<String>,
+) {
+    let sent = async {
+        let mut conn = db.conn(stats).await.ok()?;
+        crate::repo::notify::cache_invalidated(&mut conn, &keys)
+            .await
+            .ok()
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(2), sent)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        tracing::warn!("could not tell the other processes about an unknown commit outcome");
     }
 }

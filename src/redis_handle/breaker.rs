@@ -1,15 +1,15 @@
 //! A small circuit breaker for Redis: after a failure, Redis is left alone for a cool-down, then
-//! one request probes it. Written here because it is a dozen lines over two atomics; the crates
-//! for it bring their own runtimes and policies we do not need.
+//! one request probes it. Written here because it is a dozen lines over three atomics; the
+//! breaker crates (`failsafe`, for one) bring failure-rate policies and back-off types that this
+//! one rule does not need.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::expiring::now_ms;
-
-const COOL_DOWN: Duration = Duration::from_secs(2);
+use crate::cache::expiring::now_ms;
 
 pub struct Breaker {
+    cool_down_ms: u64,
     /// Until when (ms since the epoch) Redis is not called; 0 = closed.
     open_until_ms: AtomicU64,
     /// A probe is in flight during half-open.
@@ -17,8 +17,9 @@ pub struct Breaker {
 }
 
 impl Breaker {
-    pub fn new() -> Breaker {
+    pub fn new(cool_down: Duration) -> Breaker {
         Breaker {
+            cool_down_ms: cool_down.as_millis().max(1) as u64,
             open_until_ms: AtomicU64::new(0),
             probing: AtomicBool::new(false),
         }
@@ -45,20 +46,22 @@ impl Breaker {
 
     pub fn success(&self) {
         if self.open_until_ms.swap(0, Ordering::Relaxed) != 0 {
-            tracing::info!("redis is back: caching resumes");
+            tracing::info!("redis is back: the cache and the rate limiter use it again");
         }
         self.probing.store(false, Ordering::Release);
     }
 
-    pub fn failure(&self) {
-        if self
+    pub fn cool_down(&self) -> Duration {
+        Duration::from_millis(self.cool_down_ms)
+    }
+
+    /// Opens the breaker for a cool-down; `true` when it was closed (a new outage).
+    pub fn failure(&self) -> bool {
+        let was = self
             .open_until_ms
-            .swap(now_ms() + COOL_DOWN.as_millis() as u64, Ordering::Relaxed)
-            == 0
-        {
-            tracing::warn!("redis unavailable: serving from PostgreSQL for a while");
-        }
+            .swap(now_ms() + self.cool_down_ms, Ordering::Relaxed);
         self.probing.store(false, Ordering::Release);
+        was == 0
     }
 }
 
@@ -68,7 +71,7 @@ mod tests {
 
     #[test]
     fn opens_and_probes_once() {
-        let b = Breaker::new();
+        let b = Breaker::new(Duration::from_secs(2));
         assert!(b.allow());
         b.failure();
         assert!(b.is_open());
