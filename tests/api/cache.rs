@@ -20,10 +20,17 @@ fn redis_url() -> String {
 
 /// A server on a fresh database using Redis at `url`, with its own key prefix so parallel tests
 /// sharing one Redis never see each other's entries.
-async fn spawn_with_redis(url: String) -> TestApp {
+/// An app on `url`'s Redis with rate limiting on, as deployed (limits high enough for the tests'
+/// bursts, so that the limiter's Redis calls are made on every request without refusing any).
+pub async fn spawn_with_redis(url: String) -> TestApp {
     let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
     TestApp::spawn_with(move |c| {
         c.redis_url = Some(url);
+        c.rate_limit_enabled = true;
+        c.rate_limits.ip =
+            bookstore::config::RateQuota::new(100_000, Duration::from_secs(1), 100_000);
+        c.rate_limits.user = c.rate_limits.ip;
+        c.rate_limits.redis_prefix = format!("{prefix}:rl:");
         c.cache_prefix = prefix;
     })
     .await

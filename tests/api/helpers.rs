@@ -340,6 +340,23 @@ impl TestApp {
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         let db_name = create_test_database().await;
         let db_url = url_for_db(&server_url(), &db_name);
+        Self::serve(db_name, db_url, configure).await
+    }
+
+    /// An app on a database this harness did not make (a private cluster's): migrated here,
+    /// never dropped by it.
+    pub async fn spawn_on(db_url: String, configure: impl FnOnce(&mut Config)) -> TestApp {
+        bookstore::db::run_migrations(&db_url)
+            .await
+            .expect("migrating the private database");
+        Self::serve(String::new(), db_url, configure).await
+    }
+
+    async fn serve(
+        db_name: String,
+        db_url: String,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let mut config = Config::for_database(db_url.clone());
         configure(&mut config);
         let state = App::new(config).expect("building the app");
@@ -485,7 +502,9 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-        drop_test_database(std::mem::take(&mut self.db_name));
+        if !self.db_name.is_empty() {
+            drop_test_database(std::mem::take(&mut self.db_name));
+        }
     }
 }
 

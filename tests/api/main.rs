@@ -14,6 +14,7 @@ mod cache;
 mod cancellation;
 mod cli;
 mod cluster;
+mod faults;
 mod graphql;
 mod hardening;
 mod logging;

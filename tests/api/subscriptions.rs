@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 use crate::graphql::gql;
 use crate::helpers::{book_body, isbn, TestApp};
 
-type Ws =
+pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A second server process (same code, own pool, cache and listener) on the same database, with
@@ -39,7 +39,7 @@ pub async fn second_server(app: &TestApp) -> (String, bookstore::AppState) {
     (format!("http://{addr}"), state)
 }
 
-async fn connect(base: &str, init: Value) -> Ws {
+pub async fn connect(base: &str, init: Value) -> Ws {
     let url = format!("{}/graphql/ws", base.replacen("http", "ws", 1));
     let mut req = url.into_client_request().unwrap();
     req.headers_mut().insert(
@@ -63,7 +63,7 @@ async fn connect(base: &str, init: Value) -> Ws {
     ws
 }
 
-async fn next_json(ws: &mut Ws) -> Value {
+pub async fn next_json(ws: &mut Ws) -> Value {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
