@@ -33,7 +33,7 @@ use axum::{extract::Request, response::Response};
 /// CORS (when configured: it answers preflights itself and grants every other answer, 429s
 /// included) and the body limit. Inside, applied per route because it needs the matched route
 /// template: the request context (request id, problem+json, security headers, span, metrics,
-/// then the rate limits and the request time-out around the rest). One per-route layer on
+/// then the rate limits, the request time-out and the panic catcher around the rest). One per-route layer on
 /// purpose: axum clones and boxes a per-route layer's service and future for every request.
 ///
 /// The result is what `axum::serve` takes, through

@@ -1,5 +1,6 @@
-//! Cross-cutting HTTP protections: request time-outs, CORS, and security headers.
-//! (Compression is `tower_http::compression`, added in `crate::router`.)
+//! Cross-cutting HTTP protections: request time-outs, CORS, security headers, and panics turned
+//! into 500 problems ([`answer_panics`]). (Compression is `crate::http::compression`: tower-http's gzip, applied only
+//! to requests that send `Accept-Encoding`; added in `crate::router`.)
 
 use std::time::Duration;
 
@@ -137,5 +138,45 @@ pub fn add_security_headers(path: &str, res: &mut Response) {
     h.insert(header::REFERRER_POLICY, NO_REFERRER);
     if let http::header::Entry::Vacant(slot) = h.entry(header::CONTENT_SECURITY_POLICY) {
         slot.insert(if page { DOCS_POLICY } else { API_POLICY });
+    }
+}
+
+/// A handler that panics is answered with a 500 problem (nothing of the panic in it) instead of
+/// a dropped connection; the panic is logged once, here. `futures`' `catch_unwind` around the
+/// request-context middleware's inner future costs nothing until a panic (tower-http's
+/// `CatchPanicLayer` would re-box every response body).
+pub async fn answer_panics(response: impl std::future::Future<Output = Response>) -> Response {
+    use futures::FutureExt as _;
+    match std::panic::AssertUnwindSafe(response).catch_unwind().await {
+        Ok(res) => res,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            crate::error::AppError::internal(anyhow::anyhow!("a request handler panicked: {what}"))
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_500_problem_without_its_message() {
+        let res = answer_panics(async {
+            if true {
+                panic!("secret detail of the panic");
+            }
+            StatusCode::OK.into_response()
+        })
+        .await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let problem = res.extensions().get::<Problem>().expect("a problem");
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("secret"));
     }
 }

@@ -83,7 +83,14 @@ pub async fn request_context(
             async {
                 match super::ratelimit::check(&app, &mut req, &span).await {
                     Err(refusal) => refusal,
-                    Ok(()) => super::hardening::within_time_limit(&app, path, next.run(req)).await,
+                    Ok(()) => {
+                        super::hardening::within_time_limit(
+                            &app,
+                            path,
+                            super::hardening::answer_panics(next.run(req)),
+                        )
+                        .await
+                    }
                 }
             }
             .instrument(span.clone())

@@ -1,5 +1,6 @@
-//! REST API integration tests: each test runs the real server against its own PostgreSQL database
-//! (cloned from a migrated template), so they run in parallel and share no data.
+//! Integration tests of both doors (REST and GraphQL, WebSockets, the CLI, processes and clusters):
+//! each test runs the real server against its own PostgreSQL database (cloned from a migrated
+//! template), so they run in parallel and share no data.
 
 mod helpers;
 #[path = "../support/private_services.rs"]
