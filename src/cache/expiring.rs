@@ -3,6 +3,8 @@
 //! without moka's per-read LRU bookkeeping, measured on W1) has no time-to-live of its own, so
 //! each entry carries its expiry time.
 
+use std::borrow::Borrow;
+use std::hash::Hash;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
@@ -13,14 +15,15 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-pub struct Expiring<V> {
+/// Keys are `K` (the front's are rendered Redis keys, the page cache's are typed).
+pub struct Expiring<K, V> {
     /// Value and the time (ms since the epoch) it expires.
-    entries: quick_cache::sync::Cache<String, (V, u64)>,
+    entries: quick_cache::sync::Cache<K, (V, u64)>,
     ttl_ms: u64,
 }
 
-impl<V: Clone> Expiring<V> {
-    pub fn new(capacity: usize, ttl: Duration) -> Expiring<V> {
+impl<K: Eq + Hash + Clone, V: Clone> Expiring<K, V> {
+    pub fn new(capacity: usize, ttl: Duration) -> Expiring<K, V> {
         Expiring {
             entries: quick_cache::sync::Cache::new(capacity),
             ttl_ms: ttl.as_millis() as u64,
@@ -28,7 +31,11 @@ impl<V: Clone> Expiring<V> {
     }
 
     /// The value stored under `key`, unless it expired by `now_ms` (then it is dropped).
-    pub fn get_at(&self, key: &str, now_ms: u64) -> Option<V> {
+    pub fn get_at<Q>(&self, key: &Q, now_ms: u64) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         match self.entries.get(key) {
             Some((value, expires)) if now_ms < expires => Some(value),
             Some(_) => {
@@ -39,21 +46,29 @@ impl<V: Clone> Expiring<V> {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<V> {
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         self.get_at(key, now_ms())
     }
 
     /// Stores `value`, expiring the time-to-live after `now_ms`.
-    pub fn insert_at(&self, key: String, value: V, now_ms: u64) {
+    pub fn insert_at(&self, key: K, value: V, now_ms: u64) {
         self.entries
             .insert(key, (value, now_ms.saturating_add(self.ttl_ms)));
     }
 
-    pub fn insert(&self, key: String, value: V) {
+    pub fn insert(&self, key: K, value: V) {
         self.insert_at(key, value, now_ms());
     }
 
-    pub fn remove(&self, key: &str) {
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
         self.entries.remove(key);
     }
 
@@ -68,7 +83,7 @@ mod tests {
 
     #[test]
     fn entries_expire_after_the_ttl() {
-        let map = Expiring::new(10, Duration::from_millis(100));
+        let map: Expiring<String, i32> = Expiring::new(10, Duration::from_millis(100));
         map.insert_at("a".into(), 1, 1_000);
         assert_eq!(map.get_at("a", 1_099), Some(1));
         assert_eq!(map.get_at("a", 1_100), None);

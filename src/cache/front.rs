@@ -32,7 +32,7 @@ const LIVE_FOR: Duration = Duration::from_millis(500);
 pub const ACK_WAIT: Duration = Duration::from_millis(250);
 
 pub struct Front {
-    entries: Expiring<Bytes>,
+    entries: Expiring<String, Bytes>,
     /// Bumped by every invalidation applied here.
     seq: AtomicU64,
     live_until_ms: AtomicU64,

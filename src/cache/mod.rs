@@ -24,8 +24,12 @@
 //! Keys are namespaced and versioned (`bs:v1:book:<isbn>`): a deploy that changes the cached shape
 //! bumps [`SCHEMA_VERSION`] and never reads old entries.
 
+mod admin;
 pub(crate) mod expiring;
 mod front;
+mod keys;
+mod pages;
+mod redis_scripts;
 mod single_flight;
 
 use std::collections::HashSet;
@@ -36,65 +40,19 @@ use std::time::Duration;
 use bytes::Bytes;
 use redis::aio::ConnectionManager;
 
+pub use self::admin::flush_shared;
+pub use self::keys::{CacheKey, SCHEMA_VERSION};
+pub use self::pages::{CachedPage, PageKey};
 pub use self::single_flight::SingleFlight;
 use crate::redis_handle::{RedisHandle, COMMAND_TIMEOUT};
 
-/// Bump when the cached JSON shape changes.
-pub const SCHEMA_VERSION: &str = "v1";
 /// Lifetime of a cached entity.
 const VALUE_TTL: Duration = Duration::from_secs(300);
 /// Lifetime of a tombstone: longer than any read can take (statement_timeout + margin).
-const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const TOMBSTONE_TTL: Duration = Duration::from_secs(60);
 const TOMBSTONE: &[u8] = b"\0tomb";
 /// Most invalidations kept while Redis is unreachable; past that the whole namespace is dropped.
 const MAX_PENDING: usize = 100_000;
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CacheKey {
-    Book(String),
-    Author(i64),
-    Magazine(i64),
-    PersistedQuery(String),
-}
-
-impl CacheKey {
-    /// The entity kind, for metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            CacheKey::Book(_) => "book",
-            CacheKey::Author(_) => "author",
-            CacheKey::Magazine(_) => "magazine",
-            CacheKey::PersistedQuery(_) => "persisted_query",
-        }
-    }
-
-    /// `<prefix>:<schema version>:<kind>:<id>`, e.g. `bs:v1:book:9780000000019` (built without
-    /// `format!`: this runs on every cached read).
-    pub fn render(&self, prefix: &str) -> String {
-        use std::fmt::Write;
-        let mut key = String::with_capacity(prefix.len() + SCHEMA_VERSION.len() + 80);
-        key.push_str(prefix);
-        key.push(':');
-        key.push_str(SCHEMA_VERSION);
-        match self {
-            CacheKey::Book(isbn) => {
-                key.push_str(":book:");
-                key.push_str(isbn);
-            }
-            CacheKey::Author(id) => {
-                let _ = write!(key, ":author:{id}");
-            }
-            CacheKey::Magazine(id) => {
-                let _ = write!(key, ":magazine:{id}");
-            }
-            CacheKey::PersistedQuery(hash) => {
-                key.push_str(":apq:");
-                key.push_str(hash);
-            }
-        }
-        key
-    }
-}
 
 /// How a read was served, for the `Cache-Status` header and the counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,25 +63,6 @@ pub enum Outcome {
     Bypass,
     /// The cache could not be used (Redis down): served from PostgreSQL.
     Unavailable,
-}
-
-impl Outcome {
-    /// RFC 9211 `Cache-Status` value.
-    pub fn header_value(self) -> http::HeaderValue {
-        use http::HeaderValue;
-        // Constants: no run-time validation of the bytes on every cached read.
-        const HIT: HeaderValue = HeaderValue::from_static("bookstore; hit");
-        const MISS: HeaderValue = HeaderValue::from_static("bookstore; fwd=miss");
-        const BYPASS: HeaderValue = HeaderValue::from_static("bookstore; fwd=bypass");
-        const UNAVAILABLE: HeaderValue =
-            HeaderValue::from_static("bookstore; fwd=miss; detail=unavailable");
-        match self {
-            Outcome::Hit => HIT,
-            Outcome::Miss => MISS,
-            Outcome::Bypass => BYPASS,
-            Outcome::Unavailable => UNAVAILABLE,
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -158,7 +97,7 @@ pub struct Snapshot(pub u64, pub u64);
 
 pub struct Cache {
     /// Pages of lists by `<generation>:<query>` (see [`Cache::page_generation`]).
-    pages: expiring::Expiring<Arc<dyn std::any::Any + Send + Sync>>,
+    pages: expiring::Expiring<(u64, PageKey), CachedPage>,
     prefix: String,
     /// In-process front of the Redis backend.
     front: Option<Arc<front::Front>>,
@@ -302,7 +241,9 @@ impl Cache {
                     .map(|mut p| p.drain().collect())
                     .unwrap_or_default();
                 if !replay.is_empty() {
-                    if let Err(e) = write_tombstones(manager.clone(), &seq_key, &replay).await {
+                    if let Err(e) =
+                        redis_scripts::write_tombstones(manager.clone(), &seq_key, &replay).await
+                    {
                         if let Ok(mut p) = pending.lock() {
                             p.extend(replay);
                         }
@@ -453,7 +394,7 @@ impl Cache {
                 }
             }
             Backend::Redis { .. } => {
-                let script = redis::Script::new(FILL_SCRIPT);
+                let script = redis::Script::new(redis_scripts::FILL);
                 let mut invocation = script.prepare_invoke();
                 invocation.arg(VALUE_TTL.as_millis() as u64).arg(snapshot.0);
                 for (k, v) in &entries {
@@ -502,7 +443,7 @@ impl Cache {
                     .redis(|c| {
                         let keys = rendered.clone();
                         async move {
-                            write_tombstones(c.clone(), &seq_key, &keys).await?;
+                            redis_scripts::write_tombstones(c.clone(), &seq_key, &keys).await?;
                             // Every replica drops the keys from its front before we answer.
                             match front {
                                 Some(front) => front.broadcast(c, &keys).await,
@@ -546,22 +487,19 @@ impl Cache {
         }
     }
 
-    /// A cached list page (any type: the key names what it holds).
-    pub fn get_page<T: Send + Sync + 'static>(&self, key: &str, generation: u64) -> Option<Arc<T>> {
-        let hit = self
-            .pages
-            .get(&format!("{generation}:{key}"))
-            .and_then(|page| page.downcast::<T>().ok());
+    /// The page cached for `key` under `generation`.
+    pub fn get_page(&self, key: &PageKey, generation: u64) -> Option<CachedPage> {
+        // The map's key owns its page key; a lookup clones it (a few small fields).
+        let hit = self.pages.get(&(generation, key.clone()));
         crate::metrics::cache_event("list_page", if hit.is_some() { "hit" } else { "miss" });
         hit
     }
 
     /// Stores a page read under `generation`, unless the generation moved on meanwhile.
-    pub fn put_page<T: Send + Sync + 'static>(&self, key: &str, generation: u64, page: Arc<T>) {
+    pub fn put_page(&self, key: PageKey, generation: u64, page: CachedPage) {
         if self.page_generation() == Some(generation) {
-            let full = format!("{generation}:{key}");
-            self.pages
-                .insert(full.clone(), page as Arc<dyn std::any::Any + Send + Sync>);
+            let full = (generation, key);
+            self.pages.insert(full.clone(), page);
             if self.page_generation() != Some(generation) {
                 self.pages.remove(&full);
             }
@@ -620,116 +558,5 @@ impl Cache {
                 .await;
             }
         }
-    }
-}
-
-async fn write_tombstones(
-    mut c: ConnectionManager,
-    seq_key: &str,
-    keys: &[String],
-) -> redis::RedisResult<()> {
-    let script = redis::Script::new(INVALIDATE_SCRIPT);
-    let mut invocation = script.prepare_invoke();
-    invocation
-        .key(seq_key)
-        .arg(TOMBSTONE_TTL.as_millis() as u64);
-    for k in keys {
-        invocation.key(k);
-    }
-    match tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<u64>(&mut c)).await {
-        Ok(r) => r.map(|_| ()),
-        Err(_) => Err(redis::RedisError::from((
-            redis::ErrorKind::IoError,
-            "tombstones timed out",
-        ))),
-    }
-}
-
-/// KEYS[1] = the sequence, KEYS[2..] = entries; ARGV[1] = tombstone TTL (ms). One atomic step:
-/// take the next number and leave `\0tomb<number>` in every entry.
-const INVALIDATE_SCRIPT: &str = r"
-local seq = redis.call('INCR', KEYS[1])
-for i = 2, #KEYS do
-  redis.call('SET', KEYS[i], '\0tomb' .. seq, 'PX', ARGV[1])
-end
-return seq
-";
-
-/// KEYS = entries; ARGV[1] = TTL (ms), ARGV[2] = the reader's snapshot, ARGV[2 + i] = value i.
-/// Writes where there is nothing, or a tombstone numbered at most the snapshot.
-const FILL_SCRIPT: &str = r"
-local snap = tonumber(ARGV[2])
-for i, key in ipairs(KEYS) do
-  local cur = redis.call('GET', key)
-  local ok = not cur
-  if cur and string.sub(cur, 1, 5) == '\0tomb' then
-    ok = (tonumber(string.sub(cur, 6)) or 0) <= snap
-  end
-  if ok then
-    redis.call('SET', key, ARGV[2 + i], 'PX', ARGV[1])
-  end
-end
-return 1
-";
-
-/// Drops every entry of `prefix` in Redis and tells every replica's front to start afresh: for
-/// `seed --reset`, which replaces the catalogue behind the servers' backs.
-pub async fn flush_shared(redis_url: &str, prefix: &str) -> anyhow::Result<usize> {
-    let client = redis::Client::open(redis_url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let pattern = format!("{prefix}:{SCHEMA_VERSION}:*");
-    let mut cursor: u64 = 0;
-    let mut dropped = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            dropped += keys.len();
-            redis::cmd("DEL")
-                .arg(&keys)
-                .query_async::<()>(&mut conn)
-                .await?;
-        }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-    redis::cmd("PUBLISH")
-        .arg(format!("{prefix}:{SCHEMA_VERSION}:invalidations"))
-        .arg("reset")
-        .query_async::<u64>(&mut conn)
-        .await?;
-    Ok(dropped)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_namespaced_and_versioned() {
-        let cases = [
-            (
-                CacheKey::Book("9780000000019".into()),
-                "bs:v1:book:9780000000019",
-            ),
-            (CacheKey::Author(42), "bs:v1:author:42"),
-            (CacheKey::Magazine(-7), "bs:v1:magazine:-7"),
-            (CacheKey::PersistedQuery("ab12".into()), "bs:v1:apq:ab12"),
-        ];
-        for (key, rendered) in cases {
-            assert_eq!(key.render("bs"), rendered);
-        }
-        assert_eq!(
-            CacheKey::Book("9780000000019".into()).render("test-1a2b"),
-            "test-1a2b:v1:book:9780000000019"
-        );
     }
 }

@@ -62,7 +62,7 @@ pub fn cached_entity(condition: &IfNoneMatch, entity: CachedJson) -> Response {
     }
     headers.insert(header::ETAG, etag(entity.version));
     headers.insert(header::CACHE_CONTROL, REVALIDATE);
-    headers.insert(CACHE_STATUS, entity.outcome.header_value());
+    headers.insert(CACHE_STATUS, super::cache_status(entity.outcome));
     res
 }
 

@@ -82,3 +82,21 @@ pub fn routes() -> Router<AppState> {
 async fn not_found() -> AppError {
     AppError::not_found("resource")
 }
+
+/// RFC 9211 `Cache-Status` value of how the cache served a read.
+pub fn cache_status(outcome: crate::cache::Outcome) -> http::HeaderValue {
+    use crate::cache::Outcome;
+    use http::HeaderValue;
+    // Constants: no run-time validation of the bytes on every cached read.
+    const HIT: HeaderValue = HeaderValue::from_static("bookstore; hit");
+    const MISS: HeaderValue = HeaderValue::from_static("bookstore; fwd=miss");
+    const BYPASS: HeaderValue = HeaderValue::from_static("bookstore; fwd=bypass");
+    const UNAVAILABLE: HeaderValue =
+        HeaderValue::from_static("bookstore; fwd=miss; detail=unavailable");
+    match outcome {
+        Outcome::Hit => HIT,
+        Outcome::Miss => MISS,
+        Outcome::Bypass => BYPASS,
+        Outcome::Unavailable => UNAVAILABLE,
+    }
+}

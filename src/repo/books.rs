@@ -56,7 +56,7 @@ pub struct BookData {
     pub author_ids: Vec<i64>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct BookFilter {
     pub category: Option<Category>,
     pub year: Option<i32>,

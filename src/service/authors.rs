@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::app::{App, Ctx};
-use crate::cache::CacheKey;
+use crate::cache::{CacheKey, CachedPage, PageKey};
 use crate::domain::{validate, validate::Fields, Category, SortOrder};
 use crate::error::{AppError, AppResult};
 use crate::model::{Author, Book, Page};
@@ -109,14 +109,14 @@ impl App {
         let scope = "authors:id:asc";
         let after = cursor::id_after(page, scope)?;
         // Cached like book pages (generation-checked: every author or book write moves it on).
-        let page_key = format!(
-            "authors|{limit}|{}|{:?}",
-            page.cursor.as_deref().unwrap_or(""),
-            name_contains
-        );
+        let page_key = PageKey::Authors {
+            limit,
+            cursor: page.cursor.clone(),
+            name_contains: name_contains.map(str::to_owned),
+        };
         let generation = self.cache.page_generation();
-        if let Some(hit) =
-            generation.and_then(|g| self.cache.get_page::<Page<Author>>(&page_key, g))
+        if let Some(CachedPage::Authors(hit)) =
+            generation.and_then(|g| self.cache.get_page(&page_key, g))
         {
             return Ok(Page::clone(&hit));
         }
@@ -124,8 +124,11 @@ impl App {
         let items = repo::authors::list(&mut conn, name_contains, after, limit + 1).await?;
         let result = cursor::page_of(items, limit, |x| cursor::id_cursor(scope, x.id));
         if let Some(g) = generation {
-            self.cache
-                .put_page(&page_key, g, std::sync::Arc::new(result.clone()));
+            self.cache.put_page(
+                page_key,
+                g,
+                CachedPage::Authors(std::sync::Arc::new(result.clone())),
+            );
         }
         Ok(result)
     }

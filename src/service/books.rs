@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::app::{App, Ctx};
-use crate::cache::CacheKey;
+use crate::cache::{CacheKey, CachedPage, PageKey};
 use crate::domain::{validate, validate::Fields, BookSort, Isbn, SortOrder};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::model::{Book, Page, SharedPage};
@@ -154,18 +154,16 @@ impl App {
                 )?,
             ),
         };
-        let f = &args.filter;
-        let page_key = format!(
-            "books|{sort}|{order}|{limit}|{}|{:?}|{:?}|{:?}|{:?}",
-            page.cursor.as_deref().unwrap_or(""),
-            f.category,
-            f.year,
-            f.author_id,
-            f.title_contains
-        );
+        let page_key = PageKey::Books {
+            sort,
+            order,
+            limit,
+            cursor: page.cursor.clone(),
+            filter: args.filter.clone(),
+        };
         let generation = self.cache.page_generation();
         if let Some(g) = generation {
-            if let Some(hit) = self.cache.get_page(&page_key, g) {
+            if let Some(CachedPage::Books(hit)) = self.cache.get_page(&page_key, g) {
                 return Ok(hit);
             }
         }
@@ -183,7 +181,8 @@ impl App {
             book_cursor(b, sort, &scope)
         })));
         if let Some(g) = generation {
-            self.cache.put_page(&page_key, g, result.clone());
+            self.cache
+                .put_page(page_key, g, CachedPage::Books(result.clone()));
         }
         Ok(result)
     }
@@ -366,20 +365,22 @@ impl App {
         // Each author's page is cached like a list page (generation-checked), so only the
         // authors not cached are read, in one statement.
         let generation = self.cache.page_generation();
-        let key_of = |author: i64| {
-            format!(
-                "author-books|{author}|{limit}|{}|{category:?}|{order}|{with_authors}",
-                page.cursor.as_deref().unwrap_or("")
-            )
+        let key_of = |author: i64| PageKey::AuthorBooks {
+            author,
+            limit,
+            cursor: page.cursor.clone(),
+            category,
+            order,
+            with_authors,
         };
         let mut out = std::collections::HashMap::with_capacity(author_ids.len());
         let mut missing = Vec::new();
         for &author in author_ids {
             match generation.and_then(|g| self.cache.get_page(&key_of(author), g)) {
-                Some(hit) => {
+                Some(CachedPage::AuthorBooks(hit)) => {
                     out.insert(author, Page::clone(&hit));
                 }
-                None => missing.push(author),
+                _ => missing.push(author),
             }
         }
         if missing.is_empty() {
@@ -400,8 +401,11 @@ impl App {
             let items = found.remove(&author).unwrap_or_default();
             let result = cursor::page_of(items, limit, |b| book_cursor(b, BookSort::Year, &scope));
             if let Some(g) = generation {
-                self.cache
-                    .put_page(&key_of(author), g, Arc::new(result.clone()));
+                self.cache.put_page(
+                    key_of(author),
+                    g,
+                    CachedPage::AuthorBooks(Arc::new(result.clone())),
+                );
             }
             out.insert(author, result);
         }
