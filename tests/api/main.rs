@@ -13,6 +13,7 @@ mod cancellation;
 mod cli;
 mod cluster;
 mod graphql;
+mod graphql_protocol;
 mod hardening;
 mod logging;
 mod magazines;
