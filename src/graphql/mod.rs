@@ -9,6 +9,7 @@ pub mod negotiate;
 pub mod query;
 pub mod subscription;
 pub mod types;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -454,12 +455,26 @@ async fn graphql_ws(
     State(state): State<GraphqlState>,
     client: Option<Extension<ClientIp>>,
     protocol: GraphQLProtocol,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let app = state.app.clone();
     let schema = state.socket.clone();
     let client = client.map(|Extension(c)| c);
     let shutdown = app.shutdown.clone();
+    // The protocol `GraphQLProtocol` picked (its field is private): the first one offered.
+    let transport_ws = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|offered| {
+            offered.split(',').find_map(|p| {
+                p.trim()
+                    .parse::<async_graphql::http::WebSocketProtocols>()
+                    .ok()
+            })
+        })
+        == Some(async_graphql::http::WebSocketProtocols::GraphQLWS);
+    let init_timeout = app.config.graphql_ws_init_timeout;
     // Taken before the upgrade, so a shutdown that starts meanwhile still waits for this socket.
     let tracked = shutdown.tracker.token();
     upgrade
@@ -470,9 +485,18 @@ async fn graphql_ws(
             // GraphQL writes into a channel; the pump below forwards to the socket and, on
             // shutdown, sends the close frame itself.
             let (tx, rx) = futures::channel::mpsc::channel::<axum::extract::ws::Message>(16);
-            let input =
-                futures::StreamExt::take_until(ws_stream, shutdown.token.clone().cancelled_owned());
-            let pump = pump_to_socket(rx, ws_sink, shutdown.token.clone());
+            let input = Box::pin(futures::StreamExt::take_until(
+                ws_stream,
+                shutdown.token.clone().cancelled_owned(),
+            ));
+            // The graphql-transport-ws rules around async-graphql's handler (see `ws`).
+            let protocol_state = ws::new_state(transport_ws);
+            let input = ws::checked_input(input, protocol_state.clone(), init_timeout);
+            let outgoing_state = protocol_state.clone();
+            let tx = futures::SinkExt::with_flat_map(tx, move |msg| {
+                futures::stream::iter(ws::outgoing(msg, &outgoing_state).map(Ok))
+            });
+            let pump = pump_to_socket(rx, ws_sink, shutdown.token.clone(), protocol_state);
             let graphql = GraphQLWebSocket::new_with_pair(tx, input, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let stats = Arc::new(QueryStats::default());
@@ -528,11 +552,13 @@ async fn graphql_ws(
 }
 
 /// Forwards GraphQL's messages to the socket until GraphQL is done or the server shuts down;
-/// then closes the socket (with 1001 "going away" on shutdown).
+/// then closes the socket (with 1001 "going away" on shutdown, or with the code of the protocol
+/// violation that stopped GraphQL).
 async fn pump_to_socket(
     mut rx: futures::channel::mpsc::Receiver<axum::extract::ws::Message>,
     mut sink: futures::stream::SplitSink<axum::extract::ws::WebSocket, axum::extract::ws::Message>,
     shutdown: tokio_util::sync::CancellationToken,
+    protocol_state: ws::Shared,
 ) {
     use axum::extract::ws::{CloseFrame, Message};
     use futures::{SinkExt, StreamExt};
@@ -556,7 +582,16 @@ async fn pump_to_socket(
                         return;
                     }
                 }
-                None => break,
+                None => {
+                    if let Some(frame) = ws::pending_close(&protocol_state) {
+                        let _ = tokio::time::timeout(
+                            std::time::Duration::from_secs(2),
+                            sink.send(Message::Close(Some(frame))),
+                        )
+                        .await;
+                    }
+                    break;
+                }
             },
         }
     }

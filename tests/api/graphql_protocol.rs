@@ -312,3 +312,205 @@ async fn introspection_off_is_an_error_with_a_code() {
         assert_eq!(r.body, json!({"data": {"__typename": "Query"}}));
     }
 }
+
+// --- graphql-transport-ws -----------------------------------------------------------------------
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_socket(app: &TestApp) -> Ws {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (ws, res) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("websocket upgrade");
+    assert_eq!(
+        res.headers().get("sec-websocket-protocol").unwrap(),
+        "graphql-transport-ws"
+    );
+    ws
+}
+
+async fn send_text(ws: &mut Ws, text: &str) {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::text(text)).await.unwrap();
+}
+
+async fn send_json(ws: &mut Ws, v: Value) {
+    send_text(ws, &v.to_string()).await;
+}
+
+/// The next protocol message (text), or `Err((code, reason))` when the server closed.
+async fn next_msg(ws: &mut Ws) -> Result<Value, (u16, String)> {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s");
+        match msg {
+            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t).unwrap()),
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return Err((u16::from(frame.code), frame.reason.to_string()))
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a message or a close frame, got {other:?}"),
+        }
+    }
+}
+
+async fn expect_close(ws: &mut Ws, code: u16, reason_contains: &str) {
+    let got = next_msg(ws).await;
+    match got {
+        Err((c, reason)) => {
+            assert_eq!(c, code, "close code (reason {reason:?})");
+            assert!(
+                reason.contains(reason_contains),
+                "close reason {reason:?} should contain {reason_contains:?}"
+            );
+        }
+        Ok(m) => panic!("expected close {code}, got message {m}"),
+    }
+}
+
+async fn acked_socket(app: &TestApp) -> Ws {
+    let mut ws = open_socket(app).await;
+    send_json(&mut ws, json!({"type": "connection_init"})).await;
+    assert_eq!(next_msg(&mut ws).await.unwrap()["type"], "connection_ack");
+    ws
+}
+
+fn subscribe_msg(id: &str) -> Value {
+    json!({"id": id, "type": "subscribe", "payload": {"query": "subscription { bookChanged { kind isbn } }"}})
+}
+
+#[tokio::test]
+async fn graphql_transport_ws_close_codes() {
+    let app = TestApp::spawn_with(|c| c.graphql_ws_init_timeout = Duration::from_millis(300)).await;
+
+    // 4400: a message that is not JSON, of an unknown type, or of the wrong shape.
+    for bad in [
+        "not json".to_owned(),
+        json!({"type": "connection_init", "payload": "x"}).to_string(),
+        json!({"type": "unknown"}).to_string(),
+        json!({"no": "type"}).to_string(),
+    ] {
+        let mut ws = open_socket(&app).await;
+        send_text(&mut ws, &bad).await;
+        expect_close(&mut ws, 4400, "Invalid message").await;
+    }
+    for bad in [
+        json!({"type": "subscribe", "id": "1", "payload": {"query": 42}}),
+        json!({"type": "subscribe", "payload": {"query": "{ __typename }"}}),
+        json!({"type": "complete"}),
+        json!({"type": "next", "id": "1", "payload": {}}),
+    ] {
+        let mut ws = acked_socket(&app).await;
+        send_json(&mut ws, bad).await;
+        expect_close(&mut ws, 4400, "Invalid message").await;
+    }
+
+    // 4401: subscribe before connection_ack.
+    let mut ws = open_socket(&app).await;
+    send_json(&mut ws, subscribe_msg("1")).await;
+    expect_close(&mut ws, 4401, "Unauthorized").await;
+
+    // 4403: connection_init refused (a bad token).
+    let mut ws = open_socket(&app).await;
+    send_json(
+        &mut ws,
+        json!({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}}),
+    )
+    .await;
+    expect_close(&mut ws, 4403, "Forbidden").await;
+
+    // 4408: no connection_init within the (configured) timeout; a ping does not count.
+    let mut ws = open_socket(&app).await;
+    send_json(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_msg(&mut ws).await.unwrap()["type"], "pong");
+    let started = std::time::Instant::now();
+    expect_close(&mut ws, 4408, "Connection initialisation timeout").await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // 4409: a second subscribe with the id of a running subscription.
+    let mut ws = acked_socket(&app).await;
+    send_json(&mut ws, subscribe_msg("dup")).await;
+    send_json(&mut ws, subscribe_msg("dup")).await;
+    expect_close(&mut ws, 4409, "Subscriber for dup already exists").await;
+
+    // 4429: a second connection_init.
+    let mut ws = acked_socket(&app).await;
+    send_json(&mut ws, json!({"type": "connection_init"})).await;
+    expect_close(&mut ws, 4429, "Too many initialisation requests").await;
+}
+
+#[tokio::test]
+async fn graphql_transport_ws_ping_pong_and_complete_from_both_sides() {
+    let app = TestApp::spawn().await;
+    app.state
+        .events
+        .spawn_listener(app.db_url.clone(), app.state.cache.clone());
+    let mut ws = acked_socket(&app).await;
+    // ping -> pong (its payload is optional).
+    send_json(&mut ws, json!({"type": "ping", "payload": {"n": 1}})).await;
+    let pong = next_msg(&mut ws).await.unwrap();
+    assert_eq!(pong["type"], "pong", "{pong}");
+
+    // A query over the socket: next, then complete from the server.
+    send_json(
+        &mut ws,
+        json!({"id": "q", "type": "subscribe", "payload": {"query": "{ __typename }"}}),
+    )
+    .await;
+    let next = next_msg(&mut ws).await.unwrap();
+    assert_eq!(
+        (next["type"].as_str(), next["id"].as_str()),
+        (Some("next"), Some("q")),
+        "{next}"
+    );
+    assert_eq!(next["payload"]["data"]["__typename"], "Query");
+    let done = next_msg(&mut ws).await.unwrap();
+    assert_eq!(done, json!({"type": "complete", "id": "q"}));
+    // The id of a completed operation may be used again.
+    send_json(
+        &mut ws,
+        json!({"id": "q", "type": "subscribe", "payload": {"query": "{ __typename }"}}),
+    )
+    .await;
+    assert_eq!(next_msg(&mut ws).await.unwrap()["type"], "next");
+    assert_eq!(next_msg(&mut ws).await.unwrap()["type"], "complete");
+
+    // complete from the client stops a subscription (no echo), and its id is free again.
+    send_json(&mut ws, subscribe_msg("s")).await;
+    send_json(&mut ws, json!({"id": "s", "type": "complete"})).await;
+    send_json(&mut ws, subscribe_msg("s")).await;
+    send_json(&mut ws, json!({"type": "ping"})).await;
+    let m = next_msg(&mut ws).await.unwrap();
+    assert_eq!(m["type"], "pong", "no complete echoed back: {m}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The resubscribed "s" is live: a change arrives on it.
+    let editor = app.editor_token().await;
+    let author = app.create_author(&editor, "Socket Author").await;
+    app.create_book(
+        &editor,
+        &crate::helpers::book_body(
+            &crate::helpers::isbn(77),
+            "Socket Book",
+            &[crate::helpers::id_of(&author)],
+        ),
+    )
+    .await;
+    let event = next_msg(&mut ws).await.unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["id"].as_str()),
+        (Some("next"), Some("s")),
+        "{event}"
+    );
+    assert_eq!(event["payload"]["data"]["bookChanged"]["kind"], "CREATED");
+}
