@@ -514,3 +514,12 @@ async fn graphql_transport_ws_ping_pong_and_complete_from_both_sides() {
     );
     assert_eq!(event["payload"]["data"]["bookChanged"]["kind"], "CREATED");
 }
+
+#[tokio::test]
+async fn the_graphql_ws_client_speaks_with_the_server() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
+    let (ok, out) = run_node(&["ws-client.mjs", &url]).await;
+    println!("{out}");
+    assert!(ok, "graphql-ws client checks failed:\n{out}");
+}
