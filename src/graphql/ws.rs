@@ -12,7 +12,9 @@
 //! | 4429 | a second `connection_init` |
 //!
 //! `ping` is answered with `pong` (by async-graphql); `complete` from the client stops the
-//! subscription without an echo, `complete` from the server ends one.
+//! subscription without an echo, `complete` from the server ends one. An operation refused before
+//! it ran (it does not parse or validate, a limit refuses it) gets the protocol's `error` message
+//! (its payload the list of errors) and no `complete`, where async-graphql sends `next` + `complete`.
 //!
 //! Both sides run in the one task of the connection, in order (async-graphql reads the next
 //! message only once it has written the answer to the previous one), so the shared state below
@@ -37,6 +39,8 @@ pub struct ProtocolState {
     active: HashSet<String>,
     /// Ids the client completed: async-graphql's echo of their `complete` is dropped.
     completed_by_client: HashSet<String>,
+    /// Ids whose operation ended with an `error` message: async-graphql's `complete` is dropped.
+    errored: HashSet<String>,
     /// The close frame to send once async-graphql has stopped (a protocol violation).
     close: Option<(u16, String)>,
 }
@@ -200,6 +204,23 @@ where
     })
 }
 
+/// A `next` that carries a request error (no data, no error with a path: nothing ran), as the
+/// protocol's `error` message: `(id, message)`.
+fn request_error(text: &str) -> Option<(String, String)> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let id = v.get("id")?.as_str()?.to_owned();
+    let payload = v.get("payload")?;
+    if !payload.get("data").is_some_and(Value::is_null) {
+        return None;
+    }
+    let errors = payload.get("errors")?.as_array()?;
+    if errors.is_empty() || errors.iter().any(|e| e.get("path").is_some()) {
+        return None;
+    }
+    let message = serde_json::json!({"type": "error", "id": id, "payload": errors});
+    Some((id, message.to_string()))
+}
+
 /// One message from async-graphql on its way to the socket: notes acknowledgements and
 /// completions, drops the echo of a client's `complete`, and gives refusals their codes.
 pub fn outgoing(msg: Message, state: &Shared) -> Option<Message> {
@@ -218,10 +239,17 @@ pub fn outgoing(msg: Message, state: &Shared) -> Option<Message> {
                     .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
                 {
                     let mut s = lock(state);
-                    if s.completed_by_client.remove(&id) {
+                    s.active.remove(&id);
+                    if s.completed_by_client.remove(&id) || s.errored.remove(&id) {
                         return None;
                     }
-                    s.active.remove(&id);
+                }
+            } else if t.starts_with(r#"{"type":"next""#)
+                && t.contains(r#""payload":{"data":null,"errors":"#)
+            {
+                if let Some((id, error)) = request_error(t) {
+                    lock(state).errored.insert(id);
+                    return Some(Message::Text(error.into()));
                 }
             }
             Some(Message::Text(text))

@@ -486,6 +486,39 @@ async fn graphql_transport_ws_ping_pong_and_complete_from_both_sides() {
     assert_eq!(next_msg(&mut ws).await.unwrap()["type"], "next");
     assert_eq!(next_msg(&mut ws).await.unwrap()["type"], "complete");
 
+    // An operation refused before it ran gets `error` (the list of errors), and no complete.
+    send_json(
+        &mut ws,
+        json!({"id": "bad", "type": "subscribe", "payload": {"query": "subscription { noSuchField }"}}),
+    )
+    .await;
+    let error = next_msg(&mut ws).await.unwrap();
+    assert_eq!(
+        (error["type"].as_str(), error["id"].as_str()),
+        (Some("error"), Some("bad")),
+        "{error}"
+    );
+    assert!(error["payload"][0]["message"].is_string(), "{error}");
+    send_json(&mut ws, json!({"type": "ping"})).await;
+    let m = next_msg(&mut ws).await.unwrap();
+    assert_eq!(m["type"], "pong", "no complete after an error: {m}");
+    // A field error is no request error: it stays a `next`.
+    send_json(
+        &mut ws,
+        json!({"id": "bad", "type": "subscribe", "payload": {"query": "subscription { bookChanged(isbn: \"12345\") { kind } }"}}),
+    )
+    .await;
+    let m = next_msg(&mut ws).await.unwrap();
+    assert_eq!(
+        (m["type"].as_str(), m["id"].as_str()),
+        (Some("next"), Some("bad")),
+        "{m}"
+    );
+    assert_eq!(
+        next_msg(&mut ws).await.unwrap(),
+        json!({"type": "complete", "id": "bad"})
+    );
+
     // complete from the client stops a subscription (no echo), and its id is free again.
     send_json(&mut ws, subscribe_msg("s")).await;
     send_json(&mut ws, json!({"id": "s", "type": "complete"})).await;
