@@ -186,8 +186,13 @@ async fn persisted_query(
                 request.query = query;
                 Ok(request)
             }
+            // A response without data is a 4xx in application/graphql-response+json (Apollo's
+            // clients read the errors of a 4xx too); application/json keeps Apollo's 200.
             None => Err(graphql_refusal(
-                StatusCode::OK,
+                match media {
+                    MediaType::Json => StatusCode::OK,
+                    MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+                },
                 "PersistedQueryNotFound",
                 "PERSISTED_QUERY_NOT_FOUND",
                 media,

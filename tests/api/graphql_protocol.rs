@@ -176,6 +176,14 @@ async fn request_errors_carry_no_data() {
             assert_eq!(code(&r), "BAD_USER_INPUT");
         }
     }
+    // An unknown persisted query: no data, so 400 in graphql-response+json (200 in json).
+    let ext = json!({"persistedQuery": {"version": 1, "sha256Hash": "ab".repeat(32)}});
+    for (accept, status) in [(GQL_RESPONSE, 400), ("application/json", 200)] {
+        let r = post(&app, Some(accept), &json!({"extensions": ext})).await;
+        assert_eq!(r.status, status, "{accept}: {}", r.text);
+        assert_eq!(code(&r), "PERSISTED_QUERY_NOT_FOUND");
+        assert!(!has_data_key(&r), "{}", r.text);
+    }
     // A field error is not a request error: data stays, and the status is 200.
     let r = post(
         &app,
