@@ -86,9 +86,14 @@ need_node() {
     apt_install nodejs npm
   fi
   command -v "$node" >/dev/null || die "nodejs is installed but $node is still not on PATH"
+  # The graphql-http audit uses the global fetch (Node 18 and later; Debian 12 ships 18).
+  local major
+  major="$("$node" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  [ "$major" -ge 18 ] || die "node $("$node" --version 2>/dev/null) is too old: the GraphQL protocol tests need Node 18 or later"
   local js
   js="$(cd "$(dirname "$0")/.." && pwd)/tests/js"
-  if [ ! -d "$js/node_modules" ]; then
+  # npm ci when node_modules is missing, or older than the lock file (the pins changed).
+  if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; then
     say "installing the pinned packages of tests/js (npm ci)"
     (cd "$js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
       || die "npm ci in $js failed: check access to the npm registry (registry.npmjs.org)"
