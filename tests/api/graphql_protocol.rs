@@ -113,6 +113,7 @@ async fn accept_selects_the_response_media_type() {
         let r = post(&app, Some(accept), &q).await;
         assert_eq!(r.status, 406, "{accept}: {}", r.text);
         assert_eq!(content_type(&r), "application/problem+json");
+        crate::helpers::assert_problem_shape(&r);
         assert!(r.text.contains(GQL_RESPONSE), "{}", r.text);
     }
     // GET negotiates the same way.
