@@ -8,6 +8,8 @@
 #     diesel     diesel_cli with only the PostgreSQL backend (the tests run `diesel print-schema`)
 #     chromium   Debian's chromium and chromium-driver (for the browser tests, tests/api/browser.rs)
 #     nginx      Debian's nginx (for tests that put nginx in front of several servers)
+#     node       Debian's nodejs and npm, and the pinned packages of tests/js (`npm ci`): the
+#                graphql-http audit and the graphql-ws client the GraphQL protocol tests run
 #     make       GNU make
 set -euo pipefail
 
@@ -76,6 +78,28 @@ need_chromium() {
 
 need_nginx() { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_install nginx-light; }
 
+need_node() {
+  # tests/api/graphql_protocol.rs runs `node` (BOOKSTORE_NODE overrides the path) on tests/js.
+  local node="${BOOKSTORE_NODE:-node}"
+  if ! command -v "$node" >/dev/null || ! command -v npm >/dev/null; then
+    say "node or npm not found: installing Debian's nodejs and npm (GraphQL protocol tests)"
+    apt_install nodejs npm
+  fi
+  command -v "$node" >/dev/null || die "nodejs is installed but $node is still not on PATH"
+  # The graphql-http audit uses the global fetch (Node 18 and later; Debian 12 ships 18).
+  local major
+  major="$("$node" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  [ "$major" -ge 18 ] || die "node $("$node" --version 2>/dev/null) is too old: the GraphQL protocol tests need Node 18 or later"
+  local js
+  js="$(cd "$(dirname "$0")/.." && pwd)/tests/js"
+  # npm ci when node_modules is missing, or older than the lock file (the pins changed).
+  if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; then
+    say "installing the pinned packages of tests/js (npm ci)"
+    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
+      || die "npm ci in $js failed: check access to the npm registry (registry.npmjs.org)"
+  fi
+}
+
 need_make() { command -v make >/dev/null || apt_install make; }
 
 need_rust
@@ -86,8 +110,9 @@ for tool in "$@"; do
     diesel) need_diesel ;;
     chromium) need_chromium ;;
     nginx) need_nginx ;;
+    node) need_node ;;
     make) need_make ;;
-    *) die "unknown tool '$tool' (known: rust lint diesel chromium nginx make)" ;;
+    *) die "unknown tool '$tool' (known: rust lint diesel chromium nginx node make)" ;;
   esac
 done
 say "ready: $(cargo --version)${*:+; checked: $*}"

@@ -32,6 +32,7 @@
 //! | `BOOKSTORE_JWT_ISSUER`, `BOOKSTORE_JWT_AUDIENCE` | `iss` and `aud` of access tokens | `bookstore`, `bookstore-api` |
 //! | `BOOKSTORE_GRAPHQL_INTROSPECTION` | `on`/`off`; default on in development, off in production | env dependent |
 //! | `BOOKSTORE_GRAPHQL_DEPTH`, `..._COMPLEXITY`, `..._ALIASES` | GraphQL limits | 12, 20000, 30 |
+//! | `BOOKSTORE_GRAPHQL_WS_INIT_TIMEOUT_MS` | longest wait for `connection_init` on a GraphQL WebSocket before closing it with 4408 | `10000` |
 //! | `BOOKSTORE_MIGRATE` | `off` stops `serve` from running migrations | `on` |
 //! | `RUST_LOG` | tracing filter | `info` |
 //!
@@ -82,6 +83,8 @@ pub struct Config {
     pub graphql_depth: usize,
     pub graphql_complexity: usize,
     pub graphql_aliases: usize,
+    /// Longest wait for `connection_init` on a graphql-transport-ws socket (then close 4408).
+    pub graphql_ws_init_timeout: Duration,
     pub run_migrations: bool,
 }
 
@@ -247,6 +250,10 @@ impl Config {
             graphql_depth: parse_var("BOOKSTORE_GRAPHQL_DEPTH", 12usize)?,
             graphql_complexity: parse_var("BOOKSTORE_GRAPHQL_COMPLEXITY", 20_000usize)?,
             graphql_aliases: parse_var("BOOKSTORE_GRAPHQL_ALIASES", 30usize)?,
+            graphql_ws_init_timeout: Duration::from_millis(parse_var(
+                "BOOKSTORE_GRAPHQL_WS_INIT_TIMEOUT_MS",
+                10_000u64,
+            )?),
             run_migrations: on_off("BOOKSTORE_MIGRATE", true)?,
         };
         if config.redis_breaker_cool_down.is_zero() {
@@ -297,6 +304,7 @@ impl Config {
             graphql_depth: 12,
             graphql_complexity: 20_000,
             graphql_aliases: 30,
+            graphql_ws_init_timeout: Duration::from_millis(10_000),
             run_migrations: false,
         }
     }

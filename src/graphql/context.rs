@@ -289,12 +289,16 @@ impl Extension for AuthenticateExtension {
 /// their aliases and their operation type (the metric) once parsed.
 pub struct SocketGuards {
     pub max_aliases: usize,
+    /// Whether introspection is allowed (else `__schema`/`__type` are refused with
+    /// `INTROSPECTION_DISABLED`).
+    pub introspection: bool,
 }
 
 impl ExtensionFactory for SocketGuards {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(SocketGuardsExtension {
             max_aliases: self.max_aliases,
+            introspection: self.introspection,
             operation_name: Mutex::new(None),
         })
     }
@@ -302,6 +306,7 @@ impl ExtensionFactory for SocketGuards {
 
 struct SocketGuardsExtension {
     max_aliases: usize,
+    introspection: bool,
     operation_name: Mutex<Option<String>>,
 }
 
@@ -327,9 +332,103 @@ impl Extension for SocketGuardsExtension {
         let doc = next.run(ctx, query, variables).await?;
         check_aliases(&doc, self.max_aliases)?;
         let name = self.operation_name.lock().expect("not poisoned").clone();
+        if !self.introspection && introspection_use(&doc, name.as_deref()).any {
+            return Err(introspection_disabled());
+        }
         if let Some(ty) = operation_type(&doc, name.as_deref()) {
             crate::metrics::graphql_operation(ty);
         }
         Ok(doc)
     }
+}
+
+/// How the operation that will run uses introspection (`__schema`, `__type`; `__typename` is
+/// always allowed and is no introspection here).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IntrospectionUse {
+    /// Some root field is `__schema` or `__type`.
+    pub any: bool,
+    /// Every root field is `__schema`, `__type` or `__typename`, and one of the first two is
+    /// there: the operation is measured against the introspection limits.
+    pub only: bool,
+}
+
+/// The introspection use of the operation `operation_name` selects (root fields only: the
+/// introspection fields exist only on the query root), through fragments.
+pub fn introspection_use(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> IntrospectionUse {
+    let op = doc
+        .operations
+        .iter()
+        .find(|(n, _)| match (operation_name, n) {
+            (Some(wanted), Some(n)) => n.as_str() == wanted,
+            (None, _) => true,
+            (Some(_), None) => false,
+        })
+        .map(|(_, op)| op);
+    let Some(op) = op else {
+        return IntrospectionUse::default();
+    };
+    if op.node.ty != OperationType::Query {
+        return IntrospectionUse::default();
+    }
+    let mut walk = IntrospectionWalk {
+        introspection: false,
+        other: false,
+        visits: 0,
+    };
+    walk.set(&op.node.selection_set.node, doc, 0);
+    IntrospectionUse {
+        any: walk.introspection,
+        only: walk.introspection && !walk.other,
+    }
+}
+
+struct IntrospectionWalk {
+    introspection: bool,
+    other: bool,
+    visits: usize,
+}
+
+impl IntrospectionWalk {
+    fn set(&mut self, set: &SelectionSet, doc: &ExecutableDocument, depth: usize) {
+        // A fragment cycle or bomb is left to validation; counted as "other" so it gets the
+        // ordinary limits.
+        if depth > 16 || self.visits > 10_000 {
+            self.other = true;
+            return;
+        }
+        for sel in &set.items {
+            self.visits += 1;
+            match &sel.node {
+                Selection::Field(f) => match f.node.name.node.as_str() {
+                    "__schema" | "__type" => self.introspection = true,
+                    "__typename" => {}
+                    _ => self.other = true,
+                },
+                Selection::InlineFragment(fr) => {
+                    self.set(&fr.node.selection_set.node, doc, depth + 1)
+                }
+                Selection::FragmentSpread(spread) => {
+                    match doc.fragments.get(&spread.node.fragment_name.node) {
+                        Some(fragment) => {
+                            self.set(&fragment.node.selection_set.node, doc, depth + 1)
+                        }
+                        None => self.other = true,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The error for introspection while it is switched off (production, or
+/// `BOOKSTORE_GRAPHQL_INTROSPECTION=off`): a request error, before any execution.
+pub fn introspection_disabled() -> ServerError {
+    server_error(
+        "GraphQL introspection is disabled on this server",
+        "INTROSPECTION_DISABLED",
+    )
 }

@@ -33,6 +33,7 @@ fn slug(status: StatusCode) -> &'static str {
         403 => "forbidden",
         404 => "not-found",
         405 => "method-not-allowed",
+        406 => "not-acceptable",
         409 => "conflict",
         412 => "precondition-failed",
         413 => "payload-too-large",

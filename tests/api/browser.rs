@@ -42,6 +42,7 @@ async fn graphiql_runs_a_typed_query_offline() -> Result<()> {
 
     let browser = Browser::start("graphiql_runs_a_typed_query_offline").await;
     graphiql_scenario(&app, browser.client(), title).await?;
+    graphiql_schema_scenario(browser.client()).await?;
     only_this_origin(&app, &browser).await?;
     browser.close().await
 }
@@ -142,6 +143,91 @@ async fn graphiql_scenario(app: &TestApp, c: &Client, title: &str) -> Result<()>
         shown.contains("\"data\"") && shown.contains("\"books\"") && !shown.contains("\"errors\""),
         "unexpected result in GraphiQL's result pane:\n{shown}"
     );
+    Ok(())
+}
+
+/// GraphiQL's schema features, which need the introspection query to be answered: the docs
+/// explorer lists the fields of `Query`, and typing in the editor offers a field name.
+async fn graphiql_schema_scenario(c: &Client) -> Result<()> {
+    // The docs explorer: open it, follow the root type `Query`, read its fields.
+    click_when_ready(
+        c,
+        "the Documentation Explorer button",
+        Locator::Css(".graphiql-sidebar button[aria-label='Show Documentation Explorer']"),
+    )
+    .await?;
+    poll("the root type Query in the docs explorer", || async {
+        for link in c
+            .find_all(Locator::Css(
+                ".graphiql-doc-explorer .graphiql-doc-explorer-type-name",
+            ))
+            .await?
+        {
+            if link.text().await? == "Query" && link.is_displayed().await? {
+                link.click().await?;
+                return Ok(Some(()));
+            }
+        }
+        Ok(None)
+    })
+    .await?;
+    let fields = poll("the fields of Query in the docs explorer", || async {
+        let mut names = Vec::new();
+        for f in c
+            .find_all(Locator::Css(
+                ".graphiql-doc-explorer .graphiql-doc-explorer-field-name",
+            ))
+            .await?
+        {
+            names.push(f.text().await?);
+        }
+        Ok(names.iter().any(|n| n == "books").then_some(names))
+    })
+    .await?;
+    for wanted in [
+        "book",
+        "books",
+        "author",
+        "authors",
+        "magazine",
+        "magazines",
+        "me",
+    ] {
+        ensure!(
+            fields.iter().any(|f| f == wanted),
+            "the docs explorer does not list Query.{wanted}: {fields:?}"
+        );
+    }
+
+    // Autocompletion: in an empty editor, type `{ maga`; the hint list offers `magazines`.
+    let editor = ".graphiql-query-editor .CodeMirror";
+    c.execute(
+        "document.querySelector(arguments[0]).CodeMirror.setValue('');",
+        vec![json!(editor)],
+    )
+    .await?;
+    click_when_ready(
+        c,
+        "the query editor",
+        Locator::Css(".graphiql-query-editor .CodeMirror-lines"),
+    )
+    .await?;
+    let input = c
+        .find(Locator::Css(".graphiql-query-editor .CodeMirror textarea"))
+        .await
+        .context("CodeMirror's input textarea")?;
+    input.send_keys("{ maga").await?;
+    poll("an autocompletion hint for `maga`", || async {
+        let mut texts = Vec::new();
+        for h in c
+            .find_all(Locator::Css(".CodeMirror-hints .CodeMirror-hint"))
+            .await?
+        {
+            texts.push(h.text().await?);
+        }
+        Ok(texts.iter().any(|t| t.contains("magazines")).then_some(()))
+    })
+    .await?;
     Ok(())
 }
 

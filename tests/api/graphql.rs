@@ -500,11 +500,13 @@ async fn introspection_and_suggestions_are_off_in_production() {
     })
     .await;
     let r = gql(&prod, q, json!({}), None).await;
-    assert!(
-        r.body["data"]["__schema"].is_null(),
+    assert_eq!(
+        code(&r),
+        "INTROSPECTION_DISABLED",
         "introspection must be off: {}",
         r.text
     );
+    assert!(r.body.get("data").is_none(), "{}", r.text);
     let typo = gql(&prod, "{ boks { nodes { isbn } } }", json!({}), None).await;
     assert!(
         !typo.text.contains("Did you mean"),

@@ -17,6 +17,7 @@ mod cli;
 mod cluster;
 mod faults;
 mod graphql;
+mod graphql_protocol;
 mod hardening;
 mod logging;
 mod magazines;

@@ -224,7 +224,7 @@ async fn subscriptions_need_no_token_but_refuse_a_bad_one_and_are_capped() {
     assert_eq!(m["id"], "aliases", "{m}");
     assert!(m.to_string().contains("aliases"), "{m}");
 
-    // A bad token in connection_init closes the connection instead of acknowledging it.
+    // A bad token in connection_init closes the connection (4403) instead of acknowledging it.
     let url = format!("{}/graphql/ws", app.base.replacen("http", "ws", 1));
     let mut req = url.into_client_request().unwrap();
     req.headers_mut().insert(
@@ -242,6 +242,8 @@ async fn subscriptions_need_no_token_but_refuse_a_bad_one_and_are_capped() {
         .expect("an answer");
     match reply {
         Some(Ok(Message::Close(Some(frame)))) => {
+            // graphql-transport-ws: 4403 Forbidden.
+            assert_eq!(u16::from(frame.code), 4403, "{frame:?}");
             assert!(frame.reason.contains("token"), "{frame:?}");
         }
         other => panic!("expected a close frame, got {other:?}"),
