@@ -15,6 +15,8 @@ pub struct App {
     pub auth: AuthKeys,
     pub events: Events,
     pub cache: Arc<Cache>,
+    /// Where writes' commit positions are recorded, for reads from standbys.
+    pub positions: Arc<crate::service::freshness::WritePositions>,
     pub limiter: crate::ratelimit::RateLimiter,
     pub shutdown: crate::server::Shutdown,
 }
@@ -23,12 +25,8 @@ pub type AppState = Arc<App>;
 
 impl App {
     pub fn new(config: Config) -> anyhow::Result<AppState> {
-        let db = Db::new(
-            &config.database_url,
-            config.pool_size,
-            config.pool_timeout,
-            config.statement_timeout,
-        )?;
+        let db = Db::from_config(&config)?;
+        db.start_monitor();
         let auth = AuthKeys::new(&config);
         // One Redis handle (connection, time-outs, circuit breaker) for every feature.
         let redis = match &config.redis_url {
@@ -47,6 +45,12 @@ impl App {
             redis.clone(),
             config.cache_prefix.clone(),
         );
+        // A writer's own record outlives any lag a standby in rotation may have.
+        let positions = Arc::new(crate::service::freshness::WritePositions::new(
+            redis.clone(),
+            &config.cache_prefix,
+            (config.replica_max_lag * 10).max(std::time::Duration::from_secs(10)),
+        ));
         crate::http::hardening::cors(&config)?;
         let limiter = crate::ratelimit::RateLimiter::new(
             config.rate_limit_enabled,
@@ -61,6 +65,7 @@ impl App {
             db,
             auth,
             events: Events::new(),
+            positions,
             cache: {
                 let cache = Arc::new(Cache::new(config_cache.0, config_cache.1, &config_cache.2));
                 if tokio::runtime::Handle::try_current().is_ok() {

@@ -13,6 +13,9 @@
 //! | `DATABASE_POOL_SIZE` | connections per process | 4 x cores, at least 8 |
 //! | `DATABASE_POOL_TIMEOUT_MS` | longest wait for a pooled connection before a 503 | `2000` |
 //! | `DATABASE_STATEMENT_TIMEOUT_MS` | PostgreSQL `statement_timeout` per connection | `5000` |
+//! | `DATABASE_REPLICA_URLS` | comma-separated URLs of read-only streaming standbys; reads that may be served by a standby go there (see [`crate::db::replicas`]). A malformed URL stops start-up; an unreachable standby is only out of rotation | none |
+//! | `DATABASE_REPLICA_MAX_LAG_MS` | a standby whose replay is behind the primary for longer than this is out of rotation until it catches up | `1000` |
+//! | `DATABASE_STATEMENT_CACHE` | `on` or `off`. `off` for PgBouncer in transaction mode: no prepared-statement cache, and every read in an explicit transaction (one more round trip for BEGIN and one for COMMIT per read) | `on` |
 //! | `BOOKSTORE_CACHE` | `on` or `off` | `on` |
 //! | `BOOKSTORE_CACHE_PREFIX` | prefix of cache keys in Redis (several deployments can share one Redis) | `bs` |
 //! | `BOOKSTORE_RATE_LIMIT` | `on` or `off` (off: no limit at all, for benchmarks) | `on` |
@@ -67,6 +70,11 @@ pub struct Config {
     pub pool_size: usize,
     pub pool_timeout: Duration,
     pub statement_timeout: Duration,
+    /// Read-only standbys (`DATABASE_REPLICA_URLS`), already checked to be PostgreSQL URLs.
+    pub replica_urls: Vec<String>,
+    pub replica_max_lag: Duration,
+    /// `DATABASE_STATEMENT_CACHE`: off behind PgBouncer in transaction mode.
+    pub statement_cache: bool,
     pub cache_enabled: bool,
     /// Prefix of every cache key in Redis (lets several deployments share one Redis).
     pub cache_prefix: String,
@@ -138,6 +146,38 @@ fn on_off(name: &str, default: bool) -> anyhow::Result<bool> {
         Some("off" | "false" | "0" | "no") => Ok(false),
         Some(other) => bail!("{name}={other:?} is invalid: use on or off"),
     }
+}
+
+/// Checks every standby URL: a PostgreSQL URL with a host (a typo here is a start-up error, not a
+/// standby that silently never joins).
+pub fn replica_urls(urls: &[String]) -> anyhow::Result<Vec<String>> {
+    urls.iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let parsed = url::Url::parse(raw).map_err(|e| {
+                anyhow::anyhow!(
+                    "DATABASE_REPLICA_URLS entry {} ({}) is not a URL: {e}",
+                    i + 1,
+                    redact_url(raw)
+                )
+            })?;
+            if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+                bail!(
+                    "DATABASE_REPLICA_URLS entry {} ({}) must start with postgres:// or postgresql://",
+                    i + 1,
+                    redact_url(raw)
+                );
+            }
+            if parsed.host_str().is_none_or(str::is_empty) {
+                bail!(
+                    "DATABASE_REPLICA_URLS entry {} ({}) has no host",
+                    i + 1,
+                    redact_url(raw)
+                );
+            }
+            Ok(raw.clone())
+        })
+        .collect()
 }
 
 fn list(name: &str) -> Vec<String> {
@@ -226,6 +266,12 @@ impl Config {
                 "DATABASE_STATEMENT_TIMEOUT_MS",
                 5000u64,
             )?),
+            replica_urls: replica_urls(&list("DATABASE_REPLICA_URLS"))?,
+            replica_max_lag: Duration::from_millis(parse_var(
+                "DATABASE_REPLICA_MAX_LAG_MS",
+                1000u64,
+            )?),
+            statement_cache: on_off("DATABASE_STATEMENT_CACHE", true)?,
             cache_enabled: on_off("BOOKSTORE_CACHE", true)?,
             cache_prefix: var("BOOKSTORE_CACHE_PREFIX").unwrap_or_else(|| "bs".into()),
             rate_limit_enabled: on_off("BOOKSTORE_RATE_LIMIT", true)?,
@@ -289,6 +335,9 @@ impl Config {
             pool_size: 8,
             pool_timeout: Duration::from_millis(2000),
             statement_timeout: Duration::from_millis(5000),
+            replica_urls: Vec::new(),
+            replica_max_lag: Duration::from_millis(1000),
+            statement_cache: true,
             cache_enabled: true,
             cache_prefix: "bs".into(),
             rate_limit_enabled: false,

@@ -7,6 +7,10 @@
 //! | `bookstore_sql_statements_per_request` | histogram | `route` |
 //! | `bookstore_graphql_operations_total` | counter | `type` (`query`, `mutation`, `subscription`) |
 //! | `bookstore_db_pool_size`, `..._available`, `..._waiting`, `..._max_size` | gauges, read at scrape time | |
+//! | `bookstore_db_reads_total` | counter | `target` (`primary`, `replica`, `replica_failed`: a standby read that failed and ran again on the primary) |
+//! | `bookstore_db_replica_up` | gauge, read at scrape time: 1 in rotation, 0 out | `replica` (its URL without password) |
+//! | `bookstore_db_replica_lag_seconds` | gauge, read at scrape time | `replica` |
+//! | `bookstore_db_replica_pool_size`, `..._available`, `..._waiting` | gauges, read at scrape time | `replica` |
 //! | `bookstore_rate_limited_total` | counter | `scope` (`ip`, `user`, `login`, `login_ip`) |
 //! | `bookstore_rate_limit_redis_errors_total` | counter | |
 //! | `bookstore_redis_errors_total` | counter | |
@@ -191,6 +195,11 @@ pub fn rate_limit_redis_error() {
 }
 
 /// A Redis call failed or timed out (any feature).
+/// One read ran on `target` (`primary`, `replica`, or `replica_failed`).
+pub fn db_read(target: &'static str) {
+    counter!("bookstore_db_reads_total", "target" => target).increment(1);
+}
+
 pub fn redis_error() {
     counter!("bookstore_redis_errors_total").increment(1);
 }
@@ -287,6 +296,23 @@ pub async fn endpoint(State(app): State<AppState>) -> Response {
     gauge!("bookstore_db_pool_available").set(status.available as f64);
     gauge!("bookstore_db_pool_waiting").set(status.waiting as f64);
     gauge!("bookstore_db_pool_max_size").set(status.max_size as f64);
+    for replica in &app.db.replicas().list {
+        let state = replica.state();
+        let name = replica.name.clone();
+        let up = state.status == crate::db::replicas::ReplicaStatus::Up;
+        gauge!("bookstore_db_replica_up", "replica" => name.clone()).set(if up {
+            1.0
+        } else {
+            0.0
+        });
+        gauge!("bookstore_db_replica_lag_seconds", "replica" => name.clone())
+            .set(state.lag.map_or(f64::NAN, |l| l.as_secs_f64()));
+        let pool = replica.pool_status();
+        gauge!("bookstore_db_replica_pool_size", "replica" => name.clone()).set(pool.size as f64);
+        gauge!("bookstore_db_replica_pool_available", "replica" => name.clone())
+            .set(pool.available as f64);
+        gauge!("bookstore_db_replica_pool_waiting", "replica" => name).set(pool.waiting as f64);
+    }
     let body = install().map(PrometheusHandle::render).unwrap_or_default();
     (
         [

@@ -88,6 +88,7 @@ pub fn cors(config: &Config) -> anyhow::Result<Option<CorsLayer>> {
                 header::IF_NONE_MATCH,
                 HeaderName::from_static("accept-version"),
                 HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("x-bookstore-read-after"),
             ])
             .expose_headers([
                 header::ETAG,
@@ -95,6 +96,7 @@ pub fn cors(config: &Config) -> anyhow::Result<Option<CorsLayer>> {
                 header::RETRY_AFTER,
                 header::WWW_AUTHENTICATE,
                 HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("x-bookstore-read-after"),
             ])
             .max_age(Duration::from_secs(3600)),
     ))

@@ -19,6 +19,9 @@ use crate::db::QueryStats;
 use crate::error::AppError;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// A write's commit position, sent with the answer to a write when read replicas are configured;
+/// a client that sends it back reads at least that position (never an older standby).
+pub static X_READ_AFTER: HeaderName = HeaderName::from_static("x-bookstore-read-after");
 const ACCEPT_VERSION: HeaderName = HeaderName::from_static("accept-version");
 
 /// A client-sent id is kept when it is sane: 1..=128 of `[A-Za-z0-9._:-]`.
@@ -48,6 +51,16 @@ pub async fn request_context(
         }
     };
     let stats = Arc::new(QueryStats::default());
+    // A malformed position is ignored (it can only make reads less fresh than asked, never
+    // stale: the client then reads whatever a standby in rotation has).
+    if let Some(lsn) = req
+        .headers()
+        .get(&X_READ_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::db::Lsn::parse)
+    {
+        stats.set_read_after(lsn);
+    }
     req.extensions_mut().insert(stats.clone());
     let uri = req.uri().clone();
     let path = uri.path();
@@ -102,6 +115,11 @@ pub async fn request_context(
     finish_problem(&mut res, path, &id);
     super::hardening::add_security_headers(path, &mut res);
     res.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+    if let Some(lsn) = stats.wrote() {
+        if let Ok(v) = HeaderValue::from_str(&lsn.to_string()) {
+            res.headers_mut().insert(X_READ_AFTER.clone(), v);
+        }
+    }
     if !app.config.is_production() {
         // Development aid (and what the statement-budget tests read): SQL statements this request ran.
         res.headers_mut()

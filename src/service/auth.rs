@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::app::{Actor, App, Ctx};
 use crate::config::Config;
+use crate::db::read;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult, AuthFailure};
 use crate::repo;
@@ -184,8 +185,11 @@ impl App {
             .sub
             .parse()
             .map_err(|_| AppError::Unauthenticated(AuthFailure::InvalidToken))?;
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        let user = repo::users::by_id(&mut conn, user_id).await?;
+        // Token checks must see the current session epoch: the primary.
+        let user = read!(self.db, &ctx.stats, None, |c| Ok(repo::users::by_id(
+            c, user_id
+        )
+        .await?))?;
         match user {
             Some(u) if u.session_epoch == claims.sep => Ok(Actor {
                 user_id: u.id,
@@ -220,8 +224,10 @@ impl App {
             return Err(invalid());
         }
         let user = {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            repo::users::by_username(&mut conn, username).await?
+            read!(self.db, &ctx.stats, None, |c| Ok(repo::users::by_username(
+                c, username
+            )
+            .await?))?
         };
         let ok = verify_password(
             password.to_owned(),
@@ -249,8 +255,10 @@ impl App {
         match outcome {
             repo::tokens::Redeemed::Fresh { user_id, family_id } => {
                 let user = {
-                    let mut conn = self.db.conn(&ctx.stats).await?;
-                    repo::users::by_id(&mut conn, user_id).await?
+                    read!(self.db, &ctx.stats, None, |c| Ok(repo::users::by_id(
+                        c, user_id
+                    )
+                    .await?))?
                 };
                 let user =
                     user.ok_or(AppError::Unauthenticated(AuthFailure::InvalidCredentials))?;

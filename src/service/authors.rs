@@ -4,11 +4,13 @@ use serde_json::Value;
 
 use crate::app::{App, Ctx};
 use crate::cache::{CacheKey, CachedPage, PageKey};
+use crate::db::read;
 use crate::domain::{validate, validate::Fields, Category, SortOrder};
 use crate::error::{AppError, AppResult};
 use crate::model::{Author, Book, Page};
 use crate::repo::{self, authors::AuthorData, books::BookFilter};
 use crate::service::cached::{decode_json, CachedJson};
+use crate::service::freshness::Freshness;
 use crate::service::{
     books::BookListArgs, check_version, cursor, require_role, PageArgs, ADMINS, EDITORS,
 };
@@ -65,8 +67,11 @@ impl App {
             CacheKey::Author(id),
             |a: &Author| a.version,
             || async move {
-                let mut conn = self.db.conn(&ctx.stats).await?;
-                Ok(repo::authors::by_id(&mut conn, id).await?)
+                let need = self.read_position(ctx, Freshness::Fill).await;
+                read!(self.db, &ctx.stats, need, |c| Ok(repo::authors::by_id(
+                    c, id
+                )
+                .await?))
             },
         )
         .await?
@@ -85,8 +90,11 @@ impl App {
             |a: &Author| a.version,
             |a| a.id,
             |missing| async move {
-                let mut conn = self.db.conn(&ctx.stats).await?;
-                Ok(repo::authors::by_ids(&mut conn, &missing).await?)
+                let need = self.read_position(ctx, Freshness::Fill).await;
+                read!(self.db, &ctx.stats, need, |c| Ok(repo::authors::by_ids(
+                    c, &missing
+                )
+                .await?))
             },
         )
         .await
@@ -120,8 +128,14 @@ impl App {
         {
             return Ok(Page::clone(&hit));
         }
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        let items = repo::authors::list(&mut conn, name_contains, after, limit + 1).await?;
+        let need = self.read_position(ctx, Freshness::Fill).await;
+        let items = read!(self.db, &ctx.stats, need, |c| Ok(repo::authors::list(
+            c,
+            name_contains,
+            after,
+            limit + 1
+        )
+        .await?))?;
         let result = cursor::page_of(items, limit, |x| cursor::id_cursor(scope, x.id));
         if let Some(g) = generation {
             self.cache.put_page(
@@ -143,10 +157,11 @@ impl App {
         page: &PageArgs,
     ) -> AppResult<Page<Book>> {
         {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            if repo::authors::existing_ids(&mut conn, &[author_id])
-                .await?
-                .is_empty()
+            let need = self.read_position(ctx, Freshness::Caller).await;
+            if read!(self.db, &ctx.stats, need, |c| Ok(
+                repo::authors::existing_ids(c, &[author_id]).await?
+            ))?
+            .is_empty()
             {
                 return Err(AppError::not_found("author"));
             }

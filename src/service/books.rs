@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::app::{App, Ctx};
 use crate::cache::{CacheKey, CachedPage, PageKey};
+use crate::db::read;
 use crate::domain::{validate, validate::Fields, BookSort, Isbn, SortOrder};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::model::{Book, Page, SharedPage};
@@ -14,6 +15,7 @@ use crate::repo::{
     books::{BookData, BookFilter, BookKey, SortValue},
 };
 use crate::service::cached::{decode_json, CachedJson};
+use crate::service::freshness::Freshness;
 use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
 
 const BOOK_FIELDS: &[&str] = &[
@@ -87,8 +89,12 @@ impl App {
             CacheKey::Book(isbn.as_str().to_owned()),
             |b: &Book| b.version,
             || async move {
-                let mut conn = self.db.conn(&ctx.stats).await?;
-                Ok(repo::books::by_isbn(&mut conn, isbn.as_str()).await?)
+                let need = self.read_position(ctx, Freshness::Fill).await;
+                read!(self.db, &ctx.stats, need, |c| Ok(repo::books::by_isbn(
+                    c,
+                    isbn.as_str()
+                )
+                .await?))
             },
         )
         .await?
@@ -108,8 +114,11 @@ impl App {
             |b: &Book| b.version,
             |b| b.isbn.clone(),
             |missing| async move {
-                let mut conn = self.db.conn(&ctx.stats).await?;
-                Ok(repo::books::by_isbns(&mut conn, &missing).await?)
+                let need = self.read_position(ctx, Freshness::Fill).await;
+                read!(self.db, &ctx.stats, need, |c| Ok(repo::books::by_isbns(
+                    c, &missing
+                )
+                .await?))
             },
         )
         .await
@@ -167,16 +176,16 @@ impl App {
                 return Ok(hit);
             }
         }
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        let items = repo::books::list(
-            &mut conn,
+        let need = self.read_position(ctx, Freshness::Fill).await;
+        let items = read!(self.db, &ctx.stats, need, |c| Ok(repo::books::list(
+            c,
             &args.filter,
             sort,
             order,
             after.as_ref(),
-            limit + 1,
+            limit + 1
         )
-        .await?;
+        .await?))?;
         let result = Arc::new(SharedPage::new(cursor::page_of(items, limit, |b| {
             book_cursor(b, sort, &scope)
         })));
@@ -386,17 +395,19 @@ impl App {
         if missing.is_empty() {
             return Ok(out);
         }
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        let mut found = repo::books::top_books_of_authors(
-            &mut conn,
-            &missing,
-            category,
-            order,
-            after,
-            limit + 1,
-            with_authors,
-        )
-        .await?;
+        let need = self.read_position(ctx, Freshness::Fill).await;
+        let mut found = read!(self.db, &ctx.stats, need, |c| Ok(
+            repo::books::top_books_of_authors(
+                c,
+                &missing,
+                category,
+                order,
+                after.clone(),
+                limit + 1,
+                with_authors,
+            )
+            .await?
+        ))?;
         for author in missing {
             let items = found.remove(&author).unwrap_or_default();
             let result = cursor::page_of(items, limit, |b| book_cursor(b, BookSort::Year, &scope));

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::app::{App, Ctx};
 use crate::cache::CacheKey;
+use crate::db::read;
 use crate::domain::{validate, validate::Fields};
 use crate::error::{AppError, AppResult};
 use crate::model::{Magazine, Page};
@@ -12,6 +13,7 @@ use crate::repo::{
     magazines::{MagazineData, MagazineFilter},
 };
 use crate::service::cached::{decode_json, CachedJson};
+use crate::service::freshness::Freshness;
 use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
 
 const MAGAZINE_FIELDS: &[&str] = &[
@@ -53,8 +55,11 @@ impl App {
             CacheKey::Magazine(id),
             |m: &Magazine| m.version,
             || async move {
-                let mut conn = self.db.conn(&ctx.stats).await?;
-                Ok(repo::magazines::by_id(&mut conn, id).await?)
+                let need = self.read_position(ctx, Freshness::Fill).await;
+                read!(self.db, &ctx.stats, need, |c| Ok(repo::magazines::by_id(
+                    c, id
+                )
+                .await?))
             },
         )
         .await?
@@ -72,8 +77,11 @@ impl App {
             |m: &Magazine| m.version,
             |m| m.id,
             |missing| async move {
-                let mut conn = self.db.conn(&ctx.stats).await?;
-                Ok(repo::magazines::by_ids(&mut conn, &missing).await?)
+                let need = self.read_position(ctx, Freshness::Fill).await;
+                read!(self.db, &ctx.stats, need, |c| Ok(repo::magazines::by_ids(
+                    c, &missing
+                )
+                .await?))
             },
         )
         .await
@@ -88,8 +96,15 @@ impl App {
         let limit = page.limit()?;
         let scope = "magazines:id:asc";
         let after = cursor::id_after(page, scope)?;
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        let items = repo::magazines::list(&mut conn, filter, after, limit + 1).await?;
+        // Magazine pages are not cached: only the caller's own writes matter.
+        let need = self.read_position(ctx, Freshness::Caller).await;
+        let items = read!(self.db, &ctx.stats, need, |c| Ok(repo::magazines::list(
+            c,
+            filter,
+            after,
+            limit + 1
+        )
+        .await?))?;
         Ok(cursor::page_of(items, limit, |x| {
             cursor::id_cursor(scope, x.id)
         }))

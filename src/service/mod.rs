@@ -7,6 +7,7 @@ pub mod books;
 pub mod cached;
 pub mod cursor;
 pub mod events;
+pub mod freshness;
 pub mod magazines;
 pub mod users;
 
@@ -133,6 +134,8 @@ impl App {
         let cache = self.cache.clone();
         let tell_other_processes = cache.is_local();
         let cache_for_keys = cache.clone();
+        let positions = self.positions.clone();
+        let writer = ctx.actor.as_ref().map(|a| a.user_id);
         let task = tokio::spawn(async move {
             let mut conn = db.conn(&stats).await?;
             // The keys of a transaction whose work is done and whose COMMIT is under way: if the
@@ -153,6 +156,9 @@ impl App {
                 .await;
             match outcome {
                 Ok((result, keys)) => {
+                    if !db.replicas().is_empty() {
+                        record_commit_position(&db, &mut conn, &stats, &positions, writer).await;
+                    }
                     cache.invalidate(&keys).await;
                     Ok(result)
                 }
@@ -180,6 +186,42 @@ impl App {
             }
         });
         task.await.map_err(AppError::internal)?
+    }
+}
+
+/// After a COMMIT, with standbys configured: the commit's position, for read-your-writes and for
+/// safe cache fills (see [`freshness`]). Recorded before the cache is invalidated, so that a
+/// reader who sees the invalidation also finds a position at or past this write.
+///
+/// Taken with `pg_current_wal_lsn()` on the same connection right after COMMIT returned, not with
+/// `pg_current_wal_insert_lsn()` inside the transaction: a position read before COMMIT lies
+/// before the commit record, and a standby that has replayed up to it may not show the write;
+/// any position read after COMMIT returned is at or past the commit record. (Behind PgBouncer the
+/// statement may run on another server connection; the position is the cluster's, so that is
+/// equally sound.) It costs one more statement per write, only when standbys are configured.
+async fn record_commit_position(
+    db: &crate::db::Db,
+    conn: &mut AsyncPgConnection,
+    stats: &Arc<crate::db::QueryStats>,
+    positions: &freshness::WritePositions,
+    writer: Option<i64>,
+) {
+    match db.current_lsn(conn).await {
+        Ok(lsn) => {
+            db.replicas().saw_write(lsn);
+            stats.set_wrote(lsn);
+            if !positions.record(writer, lsn).await {
+                tracing::warn!(lsn = %lsn, "could not record a write's position in Redis; other processes may fill their caches from the primary only after they learn of it");
+            }
+        }
+        Err(e) => {
+            // The write is committed; only its position is unknown. The best lower bound known
+            // is the primary's last polled position; the client gets no header, so its next
+            // reads may briefly miss this write on a standby (logged, rare: the connection
+            // broke right after COMMIT).
+            tracing::warn!(error = %e, "could not read the commit position of a write");
+            db.replicas().saw_write(db.replicas().primary_lsn());
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::app::{App, Ctx};
+use crate::db::read;
 use crate::domain::{validate::Fields, Email, Password, Role, Username};
 use crate::error::{AppError, AppResult};
 use crate::model::User;
@@ -62,11 +63,13 @@ impl App {
     /// The signed-in user.
     pub async fn me(&self, ctx: &Ctx) -> AppResult<User> {
         let actor = signed_in(ctx)?;
-        let mut conn = self.db.conn(&ctx.stats).await?;
-        repo::users::by_id(&mut conn, actor.user_id)
-            .await?
-            .map(|u| u.to_user())
-            .ok_or(AppError::not_found("user"))
+        read!(self.db, &ctx.stats, None, |c| Ok(repo::users::by_id(
+            c,
+            actor.user_id
+        )
+        .await?))?
+        .map(|u| u.to_user())
+        .ok_or(AppError::not_found("user"))
     }
 
     /// `{email?, password?, current_password?}`: a new password needs the current one, and ends
@@ -85,10 +88,12 @@ impl App {
         }
         f.finish()?;
         let existing = {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            repo::users::by_id(&mut conn, actor.user_id)
-                .await?
-                .ok_or(AppError::not_found("user"))?
+            read!(self.db, &ctx.stats, None, |c| Ok(repo::users::by_id(
+                c,
+                actor.user_id
+            )
+            .await?))?
+            .ok_or(AppError::not_found("user"))?
         };
         let new_hash = match (&password, current) {
             (Some(p), Some(current)) => {
@@ -150,8 +155,9 @@ impl App {
     ) -> anyhow::Result<bool> {
         let ctx = Ctx::anonymous();
         {
-            let mut conn = self.db.conn(&ctx.stats).await?;
-            if repo::users::any_admin(&mut conn).await? {
+            if read!(self.db, &ctx.stats, None, |c| Ok(
+                repo::users::any_admin(c).await?
+            ))? {
                 return Ok(false);
             }
         }
