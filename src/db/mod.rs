@@ -291,7 +291,8 @@ impl Db {
                 r.suspect(e.to_string());
                 None
             }
-            (Some(_), out) => {
+            (Some(i), out) => {
+                self.replicas.list[i].served.fetch_add(1, Ordering::Relaxed);
                 crate::metrics::db_read("replica");
                 Some(out)
             }

@@ -105,11 +105,18 @@ pub struct Replica {
     pub name: String,
     pub(super) pool: PgPool,
     state: Mutex<ReplicaState>,
+    /// Reads it answered.
+    pub(super) served: AtomicU64,
 }
 
 impl Replica {
     pub fn state(&self) -> ReplicaState {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// How many reads it has answered (a failed read that ran again on the primary not counted).
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
     }
 
     pub fn pool_status(&self) -> deadpool::Status {
@@ -190,6 +197,7 @@ impl Replicas {
                         lag: None,
                         detail: None,
                     }),
+                    served: AtomicU64::new(0),
                 })
                 .collect(),
             next: AtomicUsize::new(0),

@@ -23,6 +23,28 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         (true, _) if redis_ok => "ok",
         (true, _) => "unreachable",
     };
+    // Every standby: in rotation or not (and why), lag, replay position, pool use. Standbys never
+    // make the process unready: reads fall back to the primary.
+    let replicas: Vec<serde_json::Value> = app
+        .db
+        .replicas()
+        .list
+        .iter()
+        .map(|r| {
+            let s = r.state();
+            let p = r.pool_status();
+            json!({
+                "url": r.name,
+                "status": s.status.as_str(),
+                "in_rotation": s.status == crate::db::replicas::ReplicaStatus::Up,
+                "lag_ms": s.lag.map(|l| l.as_millis() as u64),
+                "replay_lsn": s.replay_lsn.to_string(),
+                "detail": s.detail,
+                "reads_served": r.served(),
+                "pool": {"size": p.size, "available": p.available, "max_size": p.max_size, "waiting": p.waiting},
+            })
+        })
+        .collect();
     let counters = &cache.counters;
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     let body = json!({
@@ -30,6 +52,8 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         "postgres": {
             "status": if db_ok { "ok" } else { "unreachable" },
             "pool": {"size": pool.size, "available": pool.available, "max_size": pool.max_size, "waiting": pool.waiting},
+            "statement_cache": app.db.statement_cache(),
+            "replicas": replicas,
         },
                 "redis": {"status": redis},
         "cache": {

@@ -352,6 +352,12 @@ impl TestApp {
         Self::serve(String::new(), db_url, configure).await
     }
 
+    /// An app on a database that is already migrated (e.g. behind PgBouncer in transaction mode,
+    /// where the migration lock, a session-level advisory lock, cannot work).
+    pub async fn spawn_unmigrated(db_url: String, configure: impl FnOnce(&mut Config)) -> TestApp {
+        Self::serve(String::new(), db_url, configure).await
+    }
+
     async fn serve(
         db_name: String,
         db_url: String,

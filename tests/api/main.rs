@@ -25,6 +25,7 @@ mod metrics;
 mod ops;
 mod protocol;
 mod ratelimit;
+mod replicas;
 mod schema_drift;
 mod seed;
 mod shutdown;

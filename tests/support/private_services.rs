@@ -121,6 +121,76 @@ impl PgCluster {
         cluster
     }
 
+    /// A streaming hot standby of `primary`, made with `pg_basebackup -R` (WAL streamed during
+    /// the copy), started on a port of its own.
+    pub fn standby_of(primary: &PgCluster) -> PgCluster {
+        let dir = std::env::temp_dir().join(format!(
+            "bookstore-pg-standby-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("standby dir");
+        if nix_is_root() {
+            run(
+                {
+                    let mut c = Command::new("chown");
+                    c.arg("postgres:postgres").arg(&dir);
+                    c
+                },
+                "chown the standby directory",
+            );
+        }
+        let standby = PgCluster {
+            dir,
+            port: free_port(),
+        };
+        let data = standby.data();
+        run(
+            as_postgres(
+                &pg_bin("pg_basebackup"),
+                &[
+                    "-D",
+                    &data,
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &primary.port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-R",
+                    "-X",
+                    "stream",
+                    "--no-sync",
+                    "-c",
+                    "fast",
+                ],
+            ),
+            "pg_basebackup",
+        );
+        // Later lines win: the standby's own port and socket directory.
+        let conf = format!(
+            "port = {}\nunix_socket_directories = '{}'\nhot_standby = on\n",
+            standby.port,
+            standby.dir.display()
+        );
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(standby.dir.join("data").join("postgresql.conf"))
+            .expect("standby postgresql.conf");
+        std::io::Write::write_all(&mut f, conf.as_bytes()).expect("write postgresql.conf");
+        standby.pg_ctl_start();
+        standby
+    }
+
+    /// On a standby: stop replaying WAL (it keeps receiving it), so it falls behind.
+    pub fn pause_replay(&self) {
+        self.psql("SELECT pg_wal_replay_pause()");
+    }
+
+    /// On a standby: replay again.
+    pub fn resume_replay(&self) {
+        self.psql("SELECT pg_wal_replay_resume()");
+    }
+
     fn data(&self) -> String {
         self.dir.join("data").to_str().unwrap().to_owned()
     }
@@ -315,4 +385,90 @@ fn signal_quiet(pid: i32, name: &str) {
         .arg(pid.to_string())
         .stderr(Stdio::null())
         .status();
+}
+
+/// Debian's PgBouncer (`/usr/sbin/pgbouncer`, `PGBOUNCER` overrides) on a free loopback port in
+/// front of `cluster`'s `bookstore` database, in transaction pooling mode with a small server
+/// pool (so client connections share server connections), `auth_type = trust` with a userlist.
+/// Run as the `postgres` user when we are root (PgBouncer refuses root). `None` when PgBouncer is
+/// not installed.
+pub struct PgBouncer {
+    pub dir: PathBuf,
+    pub port: u16,
+    child: Child,
+}
+
+impl PgBouncer {
+    pub fn program() -> Option<PathBuf> {
+        let p = PathBuf::from(
+            std::env::var("PGBOUNCER").unwrap_or_else(|_| "/usr/sbin/pgbouncer".into()),
+        );
+        p.exists().then_some(p)
+    }
+
+    pub fn start(cluster: &PgCluster, server_pool_size: u32) -> Option<PgBouncer> {
+        let program = Self::program()?;
+        let dir = std::env::temp_dir().join(format!(
+            "bookstore-pgbouncer-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("pgbouncer dir");
+        let port = free_port();
+        let ini = format!(
+            "[databases]\nbookstore = host=127.0.0.1 port={} dbname=bookstore\n\n[pgbouncer]\n\
+             listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+             auth_type = trust\nauth_file = {}/userlist.txt\npool_mode = transaction\n\
+             default_pool_size = {server_pool_size}\nmax_client_conn = 500\n\
+             server_reset_query =\nignore_startup_parameters = extra_float_digits,statement_timeout\n\
+             logfile = {}/pgbouncer.log\n",
+            cluster.port,
+            dir.display(),
+            dir.display()
+        );
+        std::fs::write(dir.join("pgbouncer.ini"), ini).expect("pgbouncer.ini");
+        std::fs::write(dir.join("userlist.txt"), "\"bookstore\" \"bookstore\"\n")
+            .expect("userlist.txt");
+        if nix_is_root() {
+            run(
+                {
+                    let mut c = Command::new("chown");
+                    c.arg("-R").arg("postgres:postgres").arg(&dir);
+                    c
+                },
+                "chown the pgbouncer directory",
+            );
+        }
+        let ini = dir.join("pgbouncer.ini");
+        let mut cmd = as_postgres(&program, &[ini.to_str().unwrap()]);
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting pgbouncer");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pgbouncer did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(PgBouncer { dir, port, child })
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://bookstore:bookstore@127.0.0.1:{}/bookstore",
+            self.port
+        )
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        // SIGTERM (runuser forwards it to PgBouncer; a SIGKILL would orphan PgBouncer).
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
