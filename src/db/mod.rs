@@ -144,10 +144,11 @@ fn build_pool(
     config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| {
         async move {
-            let mut conn = AsyncPgConnection::establish(url).await?;
-            if !statement_cache {
-                conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
-            }
+            let mut conn = if statement_cache {
+                AsyncPgConnection::establish(url).await?
+            } else {
+                establish_for_pgbouncer(url).await?
+            };
             // A simple-protocol statement: PgBouncer in transaction mode keeps it on one server
             // connection (and `SET` there applies to whichever server connection runs it, which
             // is why the timeout is also the servers' own default in the rehearsal).
@@ -170,6 +171,30 @@ fn build_pool(
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .context("building the database pool")
+}
+
+/// A connection for PgBouncer in transaction mode: no prepared-statement cache, and
+/// diesel-async's own set-up (`SET TIME ZONE`, `SET CLIENT_ENCODING`, sent as prepared statements
+/// whose prepare and execute are separate round trips) run inside BEGIN ... COMMIT, so that
+/// PgBouncer keeps each on one server connection. (Session settings then reach only one server
+/// connection: set `timezone` and `statement_timeout` on the server or role as well.)
+async fn establish_for_pgbouncer(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let bad = |e: tokio_postgres::Error| diesel::ConnectionError::BadConnection(e.to_string());
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(bad)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "a database connection ended");
+        }
+    });
+    client.batch_execute("BEGIN").await.map_err(bad)?;
+    let mut conn = AsyncPgConnection::try_from(client).await?;
+    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+    diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "COMMIT")
+        .await
+        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+    Ok(conn)
 }
 
 impl Db {

@@ -379,6 +379,11 @@ async fn load_through_pgbouncer_in_transaction_mode_with_the_statement_cache_off
         eprintln!("skipped: PgBouncer is not installed (apt-get install pgbouncer)");
         return;
     }
+    if std::env::var_os("BOOKSTORE_TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn,bookstore=debug")
+            .try_init();
+    }
     let pg = PgCluster::start();
     bookstore::db::run_migrations(&pg.url("bookstore"))
         .await
