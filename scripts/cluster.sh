@@ -21,6 +21,8 @@
 #                        when missing; redis://127.0.0.1:6379)
 #   JWT_SECRET, BOOKSTORE_ADMIN_PASSWORD   (generated once and kept in CLUSTER_DIR)
 #   CLUSTER_SKIP_SERVICES=1   do not run scripts/services.sh (PostgreSQL and Redis are up already)
+#   CLUSTER_MIGRATE_URL  where `migrate` runs, when DATABASE_URL is a PgBouncer in transaction mode
+#                        (the migration lock is a session lock)                 (DATABASE_URL)
 # Other BOOKSTORE_* variables are passed to the replicas as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -168,8 +170,8 @@ up() {
         || die "could not create database bookstore_cluster"
     fi
   fi
-  say "migrating $(printf '%s' "$DATABASE_URL" | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#')"
-  "$bin" migrate >&2
+  say "migrating $(printf '%s' "${CLUSTER_MIGRATE_URL:-$DATABASE_URL}" | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#')"
+  DATABASE_URL=${CLUSTER_MIGRATE_URL:-$DATABASE_URL} "$bin" migrate >&2
 
   for i in "${!API_PORTS[@]}"; do
     local n=$((i + 1)) port=${API_PORTS[$i]} admin_env=()

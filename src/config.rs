@@ -13,6 +13,7 @@
 //! | `DATABASE_POOL_SIZE` | connections per process | 4 x cores, at least 8 |
 //! | `DATABASE_POOL_TIMEOUT_MS` | longest wait for a pooled connection before a 503 | `2000` |
 //! | `DATABASE_STATEMENT_TIMEOUT_MS` | PostgreSQL `statement_timeout` per connection | `5000` |
+//! | `DATABASE_LISTEN_URL` | where the change listener (`LISTEN`, for subscriptions and in-process cache invalidations) connects: the primary directly when `DATABASE_URL` points at PgBouncer in transaction mode, which cannot carry `LISTEN` | `DATABASE_URL` |
 //! | `DATABASE_REPLICA_URLS` | comma-separated URLs of read-only streaming standbys; reads that may be served by a standby go there (see [`crate::db::replicas`]). A malformed URL stops start-up; an unreachable standby is only out of rotation | none |
 //! | `DATABASE_REPLICA_MAX_LAG_MS` | a standby whose replay is behind the primary for longer than this is out of rotation until it catches up | `1000` |
 //! | `DATABASE_STATEMENT_CACHE` | `on` or `off`. `off` for PgBouncer in transaction mode: no prepared-statement cache, and every read in an explicit transaction (one more round trip for BEGIN and one for COMMIT per read) | `on` |
@@ -70,6 +71,8 @@ pub struct Config {
     pub pool_size: usize,
     pub pool_timeout: Duration,
     pub statement_timeout: Duration,
+    /// `DATABASE_LISTEN_URL`: the change listener's database URL (default `database_url`).
+    pub listen_url: Option<String>,
     /// Read-only standbys (`DATABASE_REPLICA_URLS`), already checked to be PostgreSQL URLs.
     pub replica_urls: Vec<String>,
     pub replica_max_lag: Duration,
@@ -266,6 +269,7 @@ impl Config {
                 "DATABASE_STATEMENT_TIMEOUT_MS",
                 5000u64,
             )?),
+            listen_url: var("DATABASE_LISTEN_URL"),
             replica_urls: replica_urls(&list("DATABASE_REPLICA_URLS"))?,
             replica_max_lag: Duration::from_millis(parse_var(
                 "DATABASE_REPLICA_MAX_LAG_MS",
@@ -335,6 +339,7 @@ impl Config {
             pool_size: 8,
             pool_timeout: Duration::from_millis(2000),
             statement_timeout: Duration::from_millis(5000),
+            listen_url: None,
             replica_urls: Vec::new(),
             replica_max_lag: Duration::from_millis(1000),
             statement_cache: true,

@@ -37,9 +37,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("could not create the start-up admin: {e}"),
         }
     }
-    state
-        .events
-        .spawn_listener(state.config.database_url.clone(), state.cache.clone());
+    state.events.spawn_listener(
+        state
+            .config
+            .listen_url
+            .clone()
+            .unwrap_or_else(|| state.config.database_url.clone()),
+        state.cache.clone(),
+    );
     let app = crate::router(state.clone());
     crate::metrics::spawn_upkeep();
     let shutdown = state.shutdown.clone();

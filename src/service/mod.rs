@@ -233,11 +233,17 @@ async fn notify_outside_transaction(
     stats: &Arc<crate::db::QueryStats>,
     keys: Vec<String>,
 ) {
+    // Through `read!` for its transaction handling (one statement, but behind PgBouncer with the
+    // statement cache off it must still run inside BEGIN ... COMMIT); always on the primary.
     let sent = async {
-        let mut conn = db.conn(stats).await.ok()?;
-        crate::repo::notify::cache_invalidated(&mut conn, &keys)
-            .await
-            .ok()
+        let keys = &keys;
+        let send = async {
+            crate::db::read!(db, stats, None, |c| Ok(
+                crate::repo::notify::cache_invalidated(c, keys).await?
+            ))
+        };
+        let result: AppResult<()> = send.await;
+        result.ok()
     };
     if tokio::time::timeout(std::time::Duration::from_secs(2), sent)
         .await
