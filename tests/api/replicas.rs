@@ -470,3 +470,186 @@ async fn load_through_pgbouncer_in_transaction_mode_with_the_statement_cache_off
     let r: Value = app.get("/readyz").await.body;
     assert_eq!(r["postgres"]["statement_cache"], false);
 }
+
+/// `scripts/rehearsal.sh` on private ports and directory, taken down on drop.
+struct Rehearsal {
+    env: Vec<(String, String)>,
+    dir: std::path::PathBuf,
+    https_port: u16,
+    standby_port: u16,
+}
+
+impl Rehearsal {
+    fn script(&self, command: &str) -> std::process::Output {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/rehearsal.sh");
+        std::process::Command::new("bash")
+            .arg(script)
+            .arg(command)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("running scripts/rehearsal.sh")
+    }
+}
+
+impl Drop for Rehearsal {
+    fn drop(&mut self) {
+        let out = self.script("down");
+        if !out.status.success() {
+            eprintln!("rehearsal down: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The whole rehearsal (`scripts/rehearsal.sh up`): a writer's reads through nginx, spread over
+/// three API processes, see their write while the standby's replay is paused; the standby serves
+/// again once resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rehearsal_read_your_writes_through_nginx_while_the_standby_is_paused() {
+    if PgBouncer::program().is_none()
+        || std::process::Command::new("nginx")
+            .arg("-v")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs pgbouncer and nginx");
+        return;
+    }
+    let free = crate::private_services::free_port;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let dir = std::env::temp_dir().join(format!("bookstore-rehearsal-test-{unique}"));
+    let (https_port, standby_port) = (free(), free());
+    let env: Vec<(String, String)> = [
+        ("REHEARSAL_DIR", dir.display().to_string()),
+        ("REHEARSAL_PRIMARY_PORT", free().to_string()),
+        ("REHEARSAL_STANDBY_PORT", standby_port.to_string()),
+        ("REHEARSAL_PGBOUNCER_PORT", free().to_string()),
+        ("REHEARSAL_REDIS_PORT", free().to_string()),
+        (
+            "REHEARSAL_API_PORTS",
+            format!("{} {} {}", free(), free(), free()),
+        ),
+        ("REHEARSAL_HTTPS_PORT", https_port.to_string()),
+        ("REHEARSAL_HTTP_PORT", free().to_string()),
+        ("BOOKSTORE_BIN", env!("CARGO_BIN_EXE_bookstore").into()),
+        ("BOOKSTORE_ADMIN_PASSWORD", PASSWORD.into()),
+        // A lag allowance that keeps the paused standby in rotation during the test.
+        ("DATABASE_REPLICA_MAX_LAG_MS", "120000".into()),
+        ("BOOKSTORE_RATE_LIMIT", "off".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let rehearsal = Rehearsal {
+        env,
+        dir,
+        https_port,
+        standby_port,
+    };
+    let out = tokio::task::block_in_place(|| rehearsal.script("up"));
+    assert!(
+        out.status.success(),
+        "rehearsal up failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{}", rehearsal.https_port);
+    let token = client
+        .post(format!("{base}/v1/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let standby = |sql: &str| {
+        let out = std::process::Command::new("/usr/lib/postgresql/15/bin/psql")
+            .args([
+                "-XqtA",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &rehearsal.standby_port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "bookstore",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(standby("SELECT pg_is_in_recovery()"), "t");
+    rehearsal.script("pause-replay");
+    let created = client
+        .post(format!("{base}/v1/author"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Written While Paused"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let position = created
+        .headers()
+        .get(READ_AFTER)
+        .expect("the write's position")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        standby(&format!("SELECT count(*) FROM authors WHERE id = {id}")),
+        "0"
+    );
+    // Several reads: nginx spreads them over the three API processes.
+    for _ in 0..9 {
+        let r = client
+            .get(format!("{base}/v1/author/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = client
+            .get(format!("{base}/v1/authors?limit=100"))
+            .header(READ_AFTER, &position)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["id"] == id),
+            "{body}"
+        );
+    }
+    rehearsal.script("resume-replay");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while standby(&format!("SELECT count(*) FROM authors WHERE id = {id}")) != "1" {
+        assert!(Instant::now() < deadline, "the standby never replayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = tokio::task::block_in_place(|| rehearsal.script("status"));
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(text.contains("\"in_rotation\":true"), "{text}");
+}
