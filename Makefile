@@ -71,3 +71,14 @@ bench: ## W1-W5 with wrk on the release build, then the peers of ../shared/bench
 .PHONY: profile
 profile: ## flame graphs (or ARGS="--callgrind W1 W4": instructions per request) of bench workloads
 	@bash bench/profile.sh $(ARGS)
+
+.PHONY: rehearsal rehearsal-down pgbouncer-load
+rehearsal: ## scripts/rehearsal.sh up: primary + hot standby, PgBouncer, Redis, 3 API replicas behind nginx
+	@bash scripts/rehearsal.sh up
+
+rehearsal-down: ## scripts/rehearsal.sh down
+	@bash scripts/rehearsal.sh down
+
+pgbouncer-load: ## 60 s of reads and writes through PgBouncer (transaction mode, statement cache off): 0 errors
+	BOOKSTORE_PGBOUNCER_LOAD_SECS=60 TEST_DATABASE_URL='$(TEST_DATABASE_URL)' TEST_REDIS_URL='$(TEST_REDIS_URL)' \
+	  cargo test --test api replicas::load_through_pgbouncer -- --nocapture
