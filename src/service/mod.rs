@@ -172,6 +172,25 @@ impl App {
                             // may have made stale, here and in the other processes, and tell the
                             // client to read again before retrying.
                             tracing::warn!(error = ?e, "the outcome of a commit is unknown; invalidating its keys");
+                            if !db.replicas().is_empty() {
+                                // If it committed, its position is at most the primary's now:
+                                // record that (bounded), so that reads and fills after the
+                                // invalidation below do not go to a standby behind it.
+                                let record = async {
+                                    if let Ok(mut fresh) = db.conn(&stats).await {
+                                        record_commit_position(
+                                            &db, &mut fresh, &stats, &positions, writer,
+                                        )
+                                        .await;
+                                    }
+                                };
+                                if tokio::time::timeout(std::time::Duration::from_secs(2), record)
+                                    .await
+                                    .is_err()
+                                {
+                                    tracing::warn!("could not record the position of a write whose outcome is unknown");
+                                }
+                            }
                             cache.invalidate(&keys).await;
                             if tell_other_processes && !keys.is_empty() {
                                 let rendered: Vec<String> =
