@@ -87,9 +87,51 @@ async fn read_your_writes_across_two_apps_while_the_standby_replay_is_paused() {
         assert!(Instant::now() < deadline, "the standby never replayed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // An author both processes have cached (through Redis) before the pause.
+    let old = a
+        .post("/v1/author", &editor, &json!({"name": "Old Name"}))
+        .await;
+    old.expect(201);
+    let old_id = id_of(&old.body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while standby.psql_in(
+        "bookstore",
+        &format!("SELECT count(*) FROM authors WHERE id = {old_id}"),
+    ) != "1"
+    {
+        assert!(Instant::now() < deadline, "the standby never replayed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     b.state.db.poll_replicas().await;
+    b.get(&format!("/v1/author/{old_id}")).await.expect(200);
+    a.get(&format!("/v1/author/{old_id}")).await.expect(200);
 
     standby.pause_replay();
+    // The cached author changes while the standby cannot replay it: the invalidation empties the
+    // cache, and the next fill (an anonymous reader in the other process, no header) must not
+    // store the standby's old row.
+    a.patch(
+        &format!("/v1/author/{old_id}"),
+        &editor,
+        &json!({"name": "New Name"}),
+    )
+    .await
+    .expect(200);
+    a.state.db.poll_replicas().await;
+    b.state.db.poll_replicas().await;
+    for _ in 0..2 {
+        let r = b.get(&format!("/v1/author/{old_id}")).await;
+        r.expect(200);
+        assert_eq!(r.body["name"], "New Name", "a stale fill: {}", r.body);
+    }
+    assert_eq!(
+        standby.psql_in(
+            "bookstore",
+            &format!("SELECT name FROM authors WHERE id = {old_id}")
+        ),
+        "Old Name",
+        "the standby really is behind"
+    );
     // A write through A: its answer carries the commit position.
     let created = a
         .post(
