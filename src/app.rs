@@ -16,6 +16,8 @@ pub struct App {
     pub events: Events,
     pub cache: Arc<Cache>,
     pub limiter: crate::ratelimit::RateLimiter,
+    /// Whose `X-Forwarded-For` is believed (parsed once from `BOOKSTORE_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
     pub shutdown: crate::server::Shutdown,
 }
 
@@ -52,10 +54,12 @@ impl App {
             config.rate_limit_enabled,
             config.rate_limits.clone(),
             redis,
-            &config.trusted_proxies,
-        )?;
+        );
+        let trusted_proxies =
+            crate::http::client_ip::TrustedProxies::parse(&config.trusted_proxies)?;
         Ok(Arc::new(App {
             limiter,
+            trusted_proxies,
             shutdown: crate::server::Shutdown::default(),
             config,
             db,
