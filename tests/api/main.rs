@@ -17,6 +17,7 @@ mod cluster;
 mod faults;
 mod graphql;
 mod hardening;
+mod k8s;
 mod logging;
 mod magazines;
 mod metrics;
