@@ -178,7 +178,11 @@ fn kubernetes_validate() -> PathBuf {
 
 #[test]
 fn every_manifest_passes_kubernetes_validate_strict_for_1_30() {
-    let files = manifests();
+    // Relative paths: the tool's report names the files as it was given them.
+    let files: Vec<PathBuf> = manifests()
+        .iter()
+        .map(|f| f.strip_prefix(root()).unwrap().to_owned())
+        .collect();
     let output = Command::new(kubernetes_validate())
         .args(["-k", "1.30.0", "--strict"])
         .args(&files)
@@ -200,7 +204,7 @@ fn every_manifest_passes_kubernetes_validate_strict_for_1_30() {
         );
     }
     for file in &files {
-        let rel = file.strip_prefix(root()).unwrap().display().to_string();
+        let rel = file.display().to_string();
         assert!(
             report
                 .lines()
