@@ -1,7 +1,8 @@
 //! The Kubernetes manifests of `deploy/k8s`: every kustomization lists exactly the YAML files of its
 //! directory, every manifest passes `kubernetes-validate --strict` against Kubernetes 1.30, every
-//! environment variable they set is one the server reads (the table of `src/config.rs`), and the
-//! shutdown timing of the Deployment adds up. No database, no cluster: plain file checks.
+//! environment variable they set is one the server reads (the table of `src/config.rs`), the
+//! shutdown timing of the Deployment adds up, and (when kubectl is there) the kustomizations render
+//! to objects that validate too. No database, no cluster: plain file checks.
 //!
 //! The manifests are written in a fixed, simple YAML style (block style, one key per line), so a
 //! line-based reading is enough here and no YAML crate is needed.
