@@ -19,6 +19,7 @@ mod faults;
 mod graphql;
 mod graphql_protocol;
 mod hardening;
+mod k8s;
 mod logging;
 mod magazines;
 mod metrics;
