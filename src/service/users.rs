@@ -155,9 +155,22 @@ impl App {
                 return Ok(false);
             }
         }
-        self.create_user_unchecked(username, email, password, Role::Admin)
-            .await?;
-        Ok(true)
+        match self
+            .create_user_unchecked(username, email, password, Role::Admin)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                // Several replicas starting at once race to create it: the losers find the
+                // winner's admin and go on instead of failing their start-up.
+                let mut conn = self.db.conn(&ctx.stats).await?;
+                if repo::users::any_admin(&mut conn).await? {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 
     /// Creates a user without an acting admin (CLI, start-up, demo seed). Validates like the API.
