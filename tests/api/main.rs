@@ -2,9 +2,9 @@
 //! (cloned from a migrated template), so they run in parallel and share no data.
 
 mod helpers;
-mod process;
 #[path = "../support/private_services.rs"]
 mod private_services;
+mod process;
 
 mod auth;
 mod authors;

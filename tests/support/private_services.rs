@@ -67,10 +67,8 @@ pub struct PgCluster {
 impl PgCluster {
     /// `initdb`, start, and create the `bookstore` role and database.
     pub fn start() -> PgCluster {
-        let dir = std::env::temp_dir().join(format!(
-            "bookstore-pg-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("bookstore-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("cluster dir");
         if nix_is_root() {
             run(
@@ -132,7 +130,14 @@ impl PgCluster {
         run(
             as_postgres(
                 &pg_bin("pg_ctl"),
-                &["-D", &self.data(), "-l", log.to_str().unwrap(), "-w", "start"],
+                &[
+                    "-D",
+                    &self.data(),
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-w",
+                    "start",
+                ],
             ),
             "pg_ctl start",
         );
