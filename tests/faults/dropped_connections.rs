@@ -20,12 +20,19 @@ const CONCURRENT: usize = 16;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_leave_no_half_written_book() {
     let pg = start_pg();
-    let mut server =
-        Server::start(&pg.url("bookstore"), &[("BOOKSTORE_RATE_LIMIT", "off".into())]).await;
+    let mut server = Server::start(
+        &pg.url("bookstore"),
+        &[("BOOKSTORE_RATE_LIMIT", "off".into())],
+    )
+    .await;
     let token = server.admin_token().await;
     let mut authors = Vec::new();
     for n in 0..6 {
-        authors.push(server.create_author(&token, &format!("Dropped Author {n}")).await);
+        authors.push(
+            server
+                .create_author(&token, &format!("Dropped Author {n}"))
+                .await,
+        );
     }
     let old_set = authors[0..3].to_vec();
     let put_set = authors[3..5].to_vec();
@@ -171,7 +178,14 @@ async fn dropped_connections_leave_no_half_written_book() {
             ("server_ok_after", alive.to_string()),
         ],
     );
-    assert!(half_written.is_empty(), "half-written books: {half_written:?} ({distinct:?})");
+    assert!(
+        half_written.is_empty(),
+        "half-written books: {half_written:?} ({distinct:?})"
+    );
     assert_eq!(orphans, 0);
-    assert!(alive, "the server does not answer afterwards:\n{}", server.output_tail());
+    assert!(
+        alive,
+        "the server does not answer afterwards:\n{}",
+        server.output_tail()
+    );
 }

@@ -112,7 +112,10 @@ async fn subscription_fan_out() {
     let fields: Vec<(String, String)> = result
         .split('\t')
         .skip(1)
-        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
         .collect();
     let get = |k: &str| {
         fields
@@ -123,7 +126,10 @@ async fn subscription_fan_out() {
     let mut figures: Vec<(&str, String)> = vec![
         ("subscribers", SUBSCRIBERS.to_string()),
         ("events", EVENTS.to_string()),
-        ("wsfan_exit", out.status.code().map_or("signal".into(), |c| c.to_string())),
+        (
+            "wsfan_exit",
+            out.status.code().map_or("signal".into(), |c| c.to_string()),
+        ),
     ];
     for k in [
         "delivered",

@@ -153,7 +153,10 @@ fn probes(isbn: &str, author: i64) -> Vec<Probe> {
             ("/v1/magazines", "year"),
             ("/v1/magazines", "cursor"),
         ] {
-            p.push(get(tag(&format!("GET {path}?{param}=")), format!("{path}?{param}={v}")));
+            p.push(get(
+                tag(&format!("GET {path}?{param}=")),
+                format!("{path}?{param}={v}"),
+            ));
         }
         for param in ["order", "category", "limit", "cursor"] {
             p.push(get(
@@ -166,7 +169,10 @@ fn probes(isbn: &str, author: i64) -> Vec<Probe> {
             for path in ["/v1/book/", "/v1/author/", "/v1/magazine/"] {
                 p.push(get(tag(&format!("GET {path}{{v}}")), format!("{path}{v}")));
             }
-            p.push(get(tag("GET /v1/author/{v}/book"), format!("/v1/author/{v}/book")));
+            p.push(get(
+                tag("GET /v1/author/{v}/book"),
+                format!("/v1/author/{v}/book"),
+            ));
             p.push(Probe {
                 label: tag("PUT /v1/book/{v}"),
                 method: reqwest::Method::PUT,
@@ -231,8 +237,17 @@ fn probes(isbn: &str, author: i64) -> Vec<Probe> {
             ),
         ];
         for (what, q) in queries {
-            p.push(graphql(tag(&format!("GraphQL {what}")), q, json!({"v": text})));
-            p.push(graphql_raw(tag(&format!("GraphQL raw {what}")), q, "v", &bytes));
+            p.push(graphql(
+                tag(&format!("GraphQL {what}")),
+                q,
+                json!({"v": text}),
+            ));
+            p.push(graphql_raw(
+                tag(&format!("GraphQL raw {what}")),
+                q,
+                "v",
+                &bytes,
+            ));
         }
         // An argument written into the query text itself, and GET /graphql.
         let literal = serde_json::to_string(&text).unwrap();
@@ -313,7 +328,10 @@ async fn hostile_input_never_5xx() {
     let author = server.create_author(&token, "Hostile Author").await;
     let isbn = isbn(640_001);
     server
-        .create_book(&token, &book_body(Some(&isbn), "Hostile Target", 1, &[author]))
+        .create_book(
+            &token,
+            &book_body(Some(&isbn), "Hostile Target", 1, &[author]),
+        )
         .await;
 
     let probes = probes(&isbn, author);
@@ -382,8 +400,17 @@ async fn hostile_input_never_5xx() {
     for line in bad.iter().chain(unanswered.iter()).take(25) {
         println!("  hostile-input failure: {line}");
     }
-    assert!(alive, "the server died or stopped answering:\n{}", server.output_tail());
-    assert!(bad.is_empty(), "{} answers were 5xx, e.g. {:?}", bad.len(), &bad[..bad.len().min(10)]);
+    assert!(
+        alive,
+        "the server died or stopped answering:\n{}",
+        server.output_tail()
+    );
+    assert!(
+        bad.is_empty(),
+        "{} answers were 5xx, e.g. {:?}",
+        bad.len(),
+        &bad[..bad.len().min(10)]
+    );
     assert!(
         unanswered.is_empty(),
         "{} requests got no answer, e.g. {:?}",

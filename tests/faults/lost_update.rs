@@ -15,7 +15,11 @@ const CONCURRENT: usize = 20;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conditional_puts_race() {
     let pg = start_pg();
-    let server = Server::start(&pg.url("bookstore"), &[("BOOKSTORE_RATE_LIMIT", "off".into())]).await;
+    let server = Server::start(
+        &pg.url("bookstore"),
+        &[("BOOKSTORE_RATE_LIMIT", "off".into())],
+    )
+    .await;
     let token = server.admin_token().await;
     let author = server.create_author(&token, "Race Author").await;
     let isbn = isbn(610_001);
@@ -91,7 +95,18 @@ async fn conditional_puts_race() {
         ],
     );
     assert_eq!(ok.len(), 1, "exactly one PUT wins: {results:?}");
-    assert_eq!(precondition_failed, CONCURRENT - 1, "the others are 412: {results:?}");
-    assert!(winner_stored, "the stored book is not the winner's: {stored}");
-    assert_eq!(stored["version"].as_i64(), Some(2), "one update only: {stored}");
+    assert_eq!(
+        precondition_failed,
+        CONCURRENT - 1,
+        "the others are 412: {results:?}"
+    );
+    assert!(
+        winner_stored,
+        "the stored book is not the winner's: {stored}"
+    );
+    assert_eq!(
+        stored["version"].as_i64(),
+        Some(2),
+        "one update only: {stored}"
+    );
 }

@@ -101,7 +101,9 @@ async fn pool_exhaustion_is_a_quick_503() {
     let results = join_all(requests).await;
     let all_answered = started.elapsed();
 
-    db.batch_execute("ROLLBACK").await.expect("release the lock");
+    db.batch_execute("ROLLBACK")
+        .await
+        .expect("release the lock");
     let blocked: Vec<(Duration, Option<u16>)> = join_all(blockers)
         .await
         .into_iter()
@@ -111,7 +113,11 @@ async fn pool_exhaustion_is_a_quick_503() {
     let after = Instant::now();
     let mut recovered = None;
     while after.elapsed() < Duration::from_secs(5) {
-        if let Ok(r) = client.get(server.url(&format!("/v1/book/{isbn}"))).send().await {
+        if let Ok(r) = client
+            .get(server.url(&format!("/v1/book/{isbn}")))
+            .send()
+            .await
+        {
             if r.status() == 200 {
                 recovered = Some(after.elapsed());
                 break;
@@ -121,10 +127,7 @@ async fn pool_exhaustion_is_a_quick_503() {
     }
 
     let status_503 = results.iter().filter(|r| r.1 == Some(503)).count();
-    let without_retry_after = results
-        .iter()
-        .filter(|r| r.1 == Some(503) && !r.2)
-        .count();
+    let without_retry_after = results.iter().filter(|r| r.1 == Some(503) && !r.2).count();
     let hangs = results.iter().filter(|r| r.1.is_none()).count()
         + blocked.iter().filter(|b| b.1.is_none()).count();
     let max_503 = results
@@ -145,7 +148,10 @@ async fn pool_exhaustion_is_a_quick_503() {
             ("pool_timeout_ms", POOL_TIMEOUT_MS.to_string()),
             ("requests", REQUESTS.to_string()),
             ("status_503", status_503.to_string()),
-            ("status_503_without_retry_after", without_retry_after.to_string()),
+            (
+                "status_503_without_retry_after",
+                without_retry_after.to_string(),
+            ),
             ("other_statuses", format!("{others:?}").replace(' ', "")),
             ("max_503_ms", ms(max_503)),
             ("all_answered_ms", ms(all_answered)),
@@ -174,5 +180,8 @@ async fn pool_exhaustion_is_a_quick_503() {
         max_503 <= Duration::from_millis(POOL_TIMEOUT_MS + SLACK_MS),
         "a 503 took {max_503:?} (pool time-out {POOL_TIMEOUT_MS} ms)"
     );
-    assert!(recovered.is_some(), "no 200 within 5 s of releasing the lock");
+    assert!(
+        recovered.is_some(),
+        "no 200 within 5 s of releasing the lock"
+    );
 }

@@ -172,9 +172,9 @@ async fn reader(s: Arc<Shared>, client: reqwest::Client, r: u64) {
         s.c.reads_sent.fetch_add(1, SeqCst);
         let graphql = i % 4 == 3;
         let req = if graphql {
-            client
-                .post(format!("{}/graphql", s.server_base))
-                .json(&json!({"query": format!("{{ book(isbn: \"{isbn}\") {{ version stock }} }}")}))
+            client.post(format!("{}/graphql", s.server_base)).json(
+                &json!({"query": format!("{{ book(isbn: \"{isbn}\") {{ version stock }} }}")}),
+            )
         } else {
             client.get(format!("{}/v1/book/{isbn}", s.server_base))
         };
@@ -281,7 +281,10 @@ async fn postgres_stopped_mid_load() {
         .collect();
     let db = superuser(&pg).await;
     let rows = db
-        .query("SELECT isbn, version::bigint, stock::bigint FROM books", &[])
+        .query(
+            "SELECT isbn, version::bigint, stock::bigint FROM books",
+            &[],
+        )
         .await
         .expect("read back the books");
     let in_db: HashMap<String, (i64, i64)> = rows
@@ -359,30 +362,50 @@ async fn postgres_stopped_mid_load() {
                 c.status_503_without_retry_after.load(SeqCst).to_string(),
             ),
             ("other_errors", c.other_errors.load(SeqCst).to_string()),
-            ("transport_errors", c.transport_errors.load(SeqCst).to_string()),
-            ("down_ms", ms(down_for)),
             (
-                "recovery_ms",
-                recovery.map_or("never".into(), ms),
+                "transport_errors",
+                c.transport_errors.load(SeqCst).to_string(),
             ),
+            ("down_ms", ms(down_for)),
+            ("recovery_ms", recovery.map_or("never".into(), ms)),
             ("stale_reads", c.stale_reads.load(SeqCst).to_string()),
             ("stale_after", final_stale.to_string()),
         ],
     );
     let examples = s.examples.lock().unwrap().clone();
-    assert!(acked_before > 0, "no write was acknowledged before the stop");
+    assert!(
+        acked_before > 0,
+        "no write was acknowledged before the stop"
+    );
     assert_eq!(lost, 0, "acknowledged writes lost");
-    assert!(status_503_while_down > 0, "no 503 while PostgreSQL was down");
-    assert_eq!(c.status_503_without_retry_after.load(SeqCst), 0, "503 without Retry-After");
+    assert!(
+        status_503_while_down > 0,
+        "no 503 while PostgreSQL was down"
+    );
+    assert_eq!(
+        c.status_503_without_retry_after.load(SeqCst),
+        0,
+        "503 without Retry-After"
+    );
     assert_eq!(
         c.other_errors.load(SeqCst),
         0,
         "failures other than 503: {examples:?}\n{}",
         server.output_tail()
     );
-    assert_eq!(c.transport_errors.load(SeqCst), 0, "requests without an answer");
+    assert_eq!(
+        c.transport_errors.load(SeqCst),
+        0,
+        "requests without an answer"
+    );
     let recovery = recovery.expect("no 2xx write and read after the restart");
-    assert!(recovery < Duration::from_secs(5), "2xx again only after {recovery:?}");
+    assert!(
+        recovery < Duration::from_secs(5),
+        "2xx again only after {recovery:?}"
+    );
     assert_eq!(c.stale_reads.load(SeqCst), 0, "stale reads during the load");
-    assert_eq!(final_stale, 0, "acknowledged writes not visible (REST or GraphQL) afterwards");
+    assert_eq!(
+        final_stale, 0,
+        "acknowledged writes not visible (REST or GraphQL) afterwards"
+    );
 }

@@ -46,14 +46,20 @@ async fn reader(
         }
         let isbn = isbn(700_000 + (i * 7 + r) % BOOKS);
         let (what, req) = match i % 5 {
-            0 => ("GET /v1/books", client.get(format!("{base}/v1/books?limit=5"))),
+            0 => (
+                "GET /v1/books",
+                client.get(format!("{base}/v1/books?limit=5")),
+            ),
             1 => (
                 "POST /graphql",
                 client.post(format!("{base}/graphql")).json(
                     &json!({"query": format!("{{ book(isbn: \"{isbn}\") {{ title stock }} }}")}),
                 ),
             ),
-            _ => ("GET /v1/book/{isbn}", client.get(format!("{base}/v1/book/{isbn}"))),
+            _ => (
+                "GET /v1/book/{isbn}",
+                client.get(format!("{base}/v1/book/{isbn}")),
+            ),
         };
         let at = Instant::now();
         let result = req.send().await;
@@ -103,7 +109,10 @@ async fn redis_fault(fault: Fault) {
     for n in 0..BOOKS {
         let isbn = isbn(700_000 + n);
         server
-            .create_book(&token, &book_body(Some(&isbn), &format!("Redis {n}"), 3, &[author]))
+            .create_book(
+                &token,
+                &book_body(Some(&isbn), &format!("Redis {n}"), 3, &[author]),
+            )
             .await;
     }
 
@@ -171,7 +180,10 @@ async fn redis_fault(fault: Fault) {
             ("non_2xx", failed.len().to_string()),
             ("non_2xx_during_fault", failed_during.to_string()),
             ("p95_before_ms", percentile_ms(&baseline, 95.0).to_string()),
-            ("max_first_second_ms", percentile_ms(&first_second, 100.0).to_string()),
+            (
+                "max_first_second_ms",
+                percentile_ms(&first_second, 100.0).to_string(),
+            ),
             ("p50_ms", percentile_ms(&settled, 50.0).to_string()),
             ("p95_ms", p95.to_string()),
             ("p99_ms", percentile_ms(&settled, 99.0).to_string()),

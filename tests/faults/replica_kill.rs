@@ -19,6 +19,9 @@ const READERS: usize = 6;
 const PAUSE: Duration = Duration::from_millis(5);
 const MAX_REQUESTS_PER_TASK: usize = 3000;
 
+/// When a GET was sent, and its status or why it failed.
+type Outcome = (Instant, Result<u16, String>);
+
 struct Cluster {
     dir: PathBuf,
     env: Vec<(String, String)>,
@@ -45,7 +48,10 @@ impl Cluster {
         reqwest::Client::builder()
             .use_rustls_tls()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA PEM"))
-            .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], self.https_port)))
+            .resolve(
+                "localhost",
+                SocketAddr::from(([127, 0, 0, 1], self.https_port)),
+            )
             .no_proxy()
             .timeout(Duration::from_secs(10))
             .build()
@@ -131,7 +137,12 @@ async fn replica_killed_behind_nginx() {
         let r = c
             .post(cluster.url("/v1/book"))
             .bearer_auth(&token)
-            .json(&book_body(Some(&isbn), &format!("Replica {n}"), 1, &[author]))
+            .json(&book_body(
+                Some(&isbn),
+                &format!("Replica {n}"),
+                1,
+                &[author],
+            ))
             .send()
             .await
             .unwrap();
@@ -139,7 +150,7 @@ async fn replica_killed_behind_nginx() {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
-    let outcomes: Arc<Mutex<Vec<(Instant, Result<u16, String>)>>> = Arc::default();
+    let outcomes: Arc<Mutex<Vec<Outcome>>> = Arc::default();
     let tasks: Vec<_> = (0..READERS)
         .map(|t| {
             let (c, stop, outcomes) = (c.clone(), stop.clone(), outcomes.clone());
@@ -178,8 +189,11 @@ async fn replica_killed_behind_nginx() {
         .parse()
         .expect("a pid");
     let killed_at = Instant::now();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
-        .expect("SIGKILL api2");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("SIGKILL api2");
     tokio::time::sleep(Duration::from_secs(5)).await;
     stop.store(true, SeqCst);
     for t in tasks {

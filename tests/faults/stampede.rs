@@ -19,7 +19,10 @@ async fn cache_stampede_reads_once() {
         pg.psql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'");
         pg.stop();
         pg.restart();
-        pg.psql_in("bookstore", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        pg.psql_in(
+            "bookstore",
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+        );
     });
     let redis = RedisServer::start();
     let server = Server::start(
@@ -96,7 +99,10 @@ async fn cache_stampede_reads_once() {
         ],
     );
     assert_eq!(ok, CONCURRENT, "not every GET was a 200: {results:?}");
-    assert_eq!(header_missing, 0, "x-sql-statements missing (development mode?)");
+    assert_eq!(
+        header_missing, 0,
+        "x-sql-statements missing (development mode?)"
+    );
     assert_eq!(with_sql, 1, "requests that read PostgreSQL");
     assert_eq!(db_reads, 1, "reads of the book in pg_stat_statements");
 }

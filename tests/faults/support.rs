@@ -214,7 +214,11 @@ impl Server {
     pub fn output_tail(&self) -> String {
         let out = self.output.lock().unwrap();
         let skip = out.len().saturating_sub(40);
-        out.iter().skip(skip).cloned().collect::<Vec<_>>().join("\n")
+        out.iter()
+            .skip(skip)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -234,7 +238,12 @@ impl Server {
             .send()
             .await
             .expect("token request");
-        assert_eq!(r.status(), 200, "token: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            200,
+            "token: {}",
+            r.text().await.unwrap_or_default()
+        );
         let body: Value = r.json().await.expect("token JSON");
         body["access_token"].as_str().expect("token").to_owned()
     }
