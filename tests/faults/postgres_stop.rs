@@ -35,6 +35,7 @@ struct Counters {
     other_errors: AtomicU64,
     transport_errors: AtomicU64,
     stale_reads: AtomicU64,
+    graphql_errors: AtomicU64,
 }
 
 struct Shared {
@@ -186,9 +187,17 @@ async fn reader(s: Arc<Shared>, client: reqwest::Client, r: u64) {
                 } else {
                     (body.clone(), None)
                 };
-                if errors.is_some() {
-                    // A GraphQL error (e.g. the database is down) is a failed read, not a stale one.
-                    s.note_failure("graphql read (errors)", 200, &Default::default());
+                if let Some(errors) = errors {
+                    // GraphQL answers 200 with an error (e.g. while the database is down): a
+                    // failed read, not a stale one; before the stop it is a failure.
+                    s.c.graphql_errors.fetch_add(1, SeqCst);
+                    if s.phase.load(SeqCst) == UP {
+                        s.note_failure(
+                            &format!("graphql read: {errors}"),
+                            200,
+                            &Default::default(),
+                        );
+                    }
                 } else if book.is_null() {
                     s.c.stale_reads.fetch_add(1, SeqCst);
                 } else {
@@ -254,8 +263,9 @@ async fn postgres_stopped_mid_load() {
 
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let acked_before = s.c.writes_acked.load(SeqCst);
-    tokio::task::block_in_place(|| pg.stop_immediate());
+    // DOWN from the moment the stop begins (requests in flight then may fail).
     s.phase.store(DOWN, SeqCst);
+    tokio::task::block_in_place(|| pg.stop_immediate());
     let down_at = Instant::now();
     let ok_before_down = s.c.writes_acked.load(SeqCst) + s.c.reads_ok.load(SeqCst);
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -361,6 +371,7 @@ async fn postgres_stopped_mid_load() {
                 "status_503_without_retry_after",
                 c.status_503_without_retry_after.load(SeqCst).to_string(),
             ),
+            ("graphql_errors", c.graphql_errors.load(SeqCst).to_string()),
             ("other_errors", c.other_errors.load(SeqCst).to_string()),
             (
                 "transport_errors",
