@@ -43,8 +43,10 @@ cargo build --release --quiet --manifest-path "$WSFAN_MANIFEST" --target-dir "$R
   || die "could not build wsfan"
 export WSFAN_BIN="$ROOT/target/wsfan/release/wsfan"
 
+# `cargo test` builds the release binary the scenarios run (CARGO_BIN_EXE_bookstore) with the
+# features of the test build; a separate `cargo build --release --bin bookstore` would resolve the
+# dependencies' features differently and compile everything a second time.
 say "building the release binary and the fault suite"
-cargo build --release --bin bookstore
 cargo test --release --test faults --no-run
 
 mkdir -p target/faults
