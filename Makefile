@@ -64,7 +64,7 @@ build: ## cargo build of the server (PROFILE=release or dev)
 	cargo build $(if $(filter release,$(PROFILE)),--release,) --bin bookstore
 
 .PHONY: faults
-faults: ## the fault suite (tests/faults, ~3 min): PostgreSQL/Redis/replica faults on private instances, one FAULT line each (ARGS=filter)
+faults: ## the fault suite (tests/faults, ~2 min once built): PostgreSQL/Redis/replica faults on private instances, one FAULT line each (ARGS=filter)
 	@env -u DATABASE_URL -u REDIS_URL bash scripts/faults.sh $(ARGS)
 
 .PHONY: bench
