@@ -65,6 +65,10 @@ build: ## cargo build of the server (PROFILE=release or dev)
 	@bash scripts/tools.sh rust
 	cargo build $(if $(filter release,$(PROFILE)),--release,) --bin bookstore
 
+.PHONY: faults
+faults: ## the fault suite (tests/faults, ~2 min once built): PostgreSQL/Redis/replica faults on private instances, one FAULT line each (ARGS=filter)
+	@env -u DATABASE_URL -u REDIS_URL bash scripts/faults.sh $(ARGS)
+
 .PHONY: bench
 bench: ## W1-W5 with wrk on the release build, then the peers of ../shared/bench and the target ratios (ARGS=--no-peers: ours only)
 	@bash bench/run.sh $(ARGS)
