@@ -6,6 +6,10 @@ mod helpers;
 #[path = "../support/private_services.rs"]
 mod private_services;
 mod process;
+/// Test harnesses that are not tests: the WebDriver driver of the browser tests.
+mod support {
+    pub mod webdriver;
+}
 
 mod auth;
 mod authors;
