@@ -7,6 +7,7 @@ pub mod books;
 pub mod cached;
 pub mod cursor;
 pub mod events;
+pub mod input;
 pub mod magazines;
 pub mod users;
 
