@@ -13,6 +13,7 @@ use super::books::{cached_entity, created, public_page};
 use super::extract::{etag, if_match, Auth, IfNoneMatch, JsonInput, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
+use crate::domain::{Category, SortOrder};
 use crate::error::AppError;
 use crate::model::{Author, Book, Page};
 use crate::service::input::{AuthorInput, AuthorPatch, AuthorRename};
@@ -21,9 +22,13 @@ use crate::service::{authors::author_id_param, PageArgs};
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorsQuery {
-    /// Case-insensitive substring of the name
+    /// Case-insensitive substring of the name (at most 200 characters)
+    #[param(max_length = 200)]
     name: Option<String>,
+    /// Page size, default 20
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page
     cursor: Option<String>,
 }
 
@@ -31,9 +36,14 @@ pub struct AuthorsQuery {
 #[into_params(parameter_in = Query)]
 pub struct AuthorBooksQuery {
     /// asc (default) or desc, by year then isbn
+    #[param(value_type = Option<SortOrder>)]
     order: Option<String>,
+    #[param(value_type = Option<Category>)]
     category: Option<String>,
+    /// Page size, default 20
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page
     cursor: Option<String>,
 }
 

@@ -12,6 +12,7 @@ use utoipa::IntoParams;
 use super::extract::{etag, if_match, if_none_match, Auth, IfNoneMatch, JsonInput, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
+use crate::domain::{BookSort, Category, SortOrder};
 use crate::error::AppError;
 use crate::model::{Book, Page};
 use crate::repo::books::BookFilter;
@@ -23,19 +24,25 @@ use http::{HeaderName, HeaderValue};
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BooksQuery {
-    /// fiction, non_fiction, science, history, children, technology, fantasy or biography
+    #[param(value_type = Option<Category>)]
     category: Option<String>,
     /// Publication year
+    #[param(value_type = Option<i32>)]
     year: Option<String>,
     /// Only books by this author
+    #[param(value_type = Option<i64>, minimum = 1)]
     author_id: Option<String>,
-    /// Case-insensitive title substring
+    /// Case-insensitive title substring (at most 200 characters)
+    #[param(max_length = 200)]
     q: Option<String>,
-    /// isbn (default), title, year or price
+    /// Sort field (default isbn)
+    #[param(value_type = Option<BookSort>)]
     sort: Option<String>,
     /// asc (default) or desc
+    #[param(value_type = Option<SortOrder>)]
     order: Option<String>,
-    /// 1..=100, default 20
+    /// Page size, default 20
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// `next_cursor` of the previous page
     cursor: Option<String>,

@@ -13,6 +13,7 @@ use super::books::{cached_entity, created, public_page};
 use super::extract::{etag, if_match, Auth, IfNoneMatch, JsonInput, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
+use crate::domain::{Category, Frequency};
 use crate::error::AppError;
 use crate::model::{Magazine, Page};
 use crate::repo::magazines::MagazineFilter;
@@ -22,11 +23,17 @@ use crate::service::{authors::author_id_param as id_param, PageArgs};
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MagazinesQuery {
+    #[param(value_type = Option<Category>)]
     category: Option<String>,
-    /// weekly, biweekly, monthly, quarterly or yearly
+    #[param(value_type = Option<Frequency>)]
     frequency: Option<String>,
+    /// Publication year
+    #[param(value_type = Option<i32>)]
     year: Option<String>,
+    /// Page size, default 20
+    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page
     cursor: Option<String>,
 }
 
