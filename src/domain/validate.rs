@@ -54,11 +54,26 @@ pub enum Field<T> {
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Field<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(d)? {
-            Value::Null => Field::Null,
-            v => T::deserialize(v).map_or(Field::Invalid, Field::Given),
-        })
+        let v = Value::deserialize(d)?;
+        if v.is_null() {
+            return Ok(Field::Null);
+        }
+        // JSON has one number type: `2020.0` is the integer 2020 (as in JSON Schema).
+        let v = match integral(&v) {
+            Some(n) if v.is_f64() => Value::from(n),
+            _ => v,
+        };
+        Ok(T::deserialize(v).map_or(Field::Invalid, Field::Given))
     }
+}
+
+/// The integer a JSON number stands for: `7` and `7.0` are 7, `7.5` and `1e300` are not integers.
+pub fn integral(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && (-9.0e15..=9.0e15).contains(f))
+            .map(|f| f as i64)
+    })
 }
 
 impl<T> From<T> for Field<T> {
@@ -252,7 +267,7 @@ impl Check {
         }
         let mut ids = Vec::with_capacity(items.len());
         for item in items {
-            match item.as_i64() {
+            match integral(item) {
                 Some(id) if id > 0 => {
                     if ids.contains(&id) {
                         self.push(name, format!("author id {id} appears more than once"));
@@ -297,6 +312,8 @@ mod tests {
         assert_eq!((t.a, t.b), (Field::Invalid, Field::Null));
         let t: T = serde_json::from_str(r#"{"a": 1.5}"#).unwrap();
         assert_eq!((t.a, t.b), (Field::Invalid, Field::Absent));
+        let t: T = serde_json::from_str(r#"{"a": 2020.0, "b": 1.0}"#).unwrap();
+        assert_eq!((t.a, t.b), (Field::Given(2020), Field::Invalid));
         let t: T = serde_json::from_str(r#"{"a": 7, "b": "s"}"#).unwrap();
         assert_eq!((t.a, t.b), (Field::Given(7), Field::Given("s".into())));
     }

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
 use super::problem::PROBLEM_JSON;
 use super::{authors, books, magazines, ops, problem::Problem, users};
 use crate::domain::validate::ISBN_PATTERN;
+use crate::domain::{BookSort, Category, Frequency, Role, SortOrder};
 use crate::error::FieldError;
 use crate::model::{Author, AuthorRef, Book, Magazine, Page, User};
 use crate::service::auth::TokenPair;
@@ -34,7 +35,7 @@ paginated: pass `next_cursor` back as `cursor`. Single-item GETs return `ETag`; 
         magazines::replace_magazine, magazines::delete_magazine,
         ops::healthz, ops::readyz,
     ),
-    components(schemas(Problem, FieldError, Book, AuthorRef, Author, Magazine, User, TokenPair, Page<Book>, Page<Author>, Page<Magazine>)),
+    components(schemas(Problem, FieldError, Category, Frequency, Role, BookSort, SortOrder, Book, AuthorRef, Author, Magazine, User, TokenPair, Page<Book>, Page<Author>, Page<Magazine>)),
     modifiers(&BearerAuth, &Conventions),
     tags(
         (name = "auth", description = "OAuth2 password and refresh grants"),
@@ -156,11 +157,19 @@ fn conventions(path: &str, method: &str, op: &mut Operation) {
     if secured {
         // Before anything about the input: an anonymous write is a 401, a write without the
         // role a 403, whatever was sent.
-        ensure(r, "401", "No or bad token");
+        ensure(r, "401", "No token, or one that does not work");
         let own_account = path.ends_with("/user") && method != "post";
         if !own_account {
             ensure(r, "403", "Signed in, but the role does not allow it");
         }
+    }
+    if !probe {
+        // A token that does not work is refused on every route, never read as anonymous.
+        ensure(
+            r,
+            "401",
+            "The token sent does not work (expired, revoked, or not ours)",
+        );
     }
     if json_body || keyed || queried || path.ends_with("/token") {
         let what = match (any_body, keyed, queried) {

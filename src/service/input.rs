@@ -233,6 +233,12 @@ fn email() -> utoipa::openapi::Object {
     .build()
 }
 
+fn optional_email() -> utoipa::openapi::Object {
+    let mut o = email();
+    o.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
+    o
+}
+
 // --- books ----------------------------------------------------------------------------------
 
 /// `POST /v1/book`, GraphQL `CreateBookInput`.
@@ -398,18 +404,28 @@ pub struct UserInput {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
-    /// A plausible e-mail address of at most 254 characters
+    /// A plausible e-mail address of at most 254 characters; null: as if not sent
     #[serde(default)]
-    #[schema(schema_with = email)]
+    #[schema(schema_with = optional_email)]
     pub email: Field<String>,
-    /// 12 to 128 characters
+    /// 12 to 128 characters; null: as if not sent
     #[serde(default)]
-    #[schema(value_type = String, min_length = 12, max_length = 128, format = Password)]
+    #[schema(value_type = Option<String>, min_length = 12, max_length = 128, format = Password)]
     pub password: Field<String>,
     /// Required with `password`
     #[serde(default)]
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = Option<String>, format = Password)]
     pub current_password: Field<String>,
+}
+
+fn grant_type() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .enum_values(Some(["password", "refresh_token"]))
+        .description(Some(
+            "`password` (with username and password) or `refresh_token` (with refresh_token)",
+        ))
+        .build()
 }
 
 /// A plausible e-mail address (what [`crate::domain::Email::parse`] accepts, in ASCII).
@@ -419,20 +435,19 @@ pub const EMAIL_PATTERN: &str = r"^\s*[^\s@]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]
 /// OAuth 2.0 clients may send them (RFC 6749 3.3, 2.3.1).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// `password` or `refresh_token`
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "password")]
+    #[schema(schema_with = grant_type, required = true)]
     pub grant_type: Field<String>,
-    /// With `grant_type=password`
+    /// Required with `grant_type=password`
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1)]
     pub username: Field<String>,
-    /// With `grant_type=password`
+    /// Required with `grant_type=password`
     #[serde(default)]
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 1)]
     pub password: Field<String>,
-    /// With `grant_type=refresh_token`
+    /// Required with `grant_type=refresh_token`; works once
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1)]
     pub refresh_token: Field<String>,
 }
