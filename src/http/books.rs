@@ -33,7 +33,7 @@ pub struct BooksQuery {
     #[param(value_type = Option<i64>, minimum = 1)]
     author_id: Option<String>,
     /// Case-insensitive title substring (at most 200 characters)
-    #[param(max_length = 200)]
+    #[param(max_length = 200, pattern = r"^[^\u0000]*$")]
     q: Option<String>,
     /// Sort field (default isbn)
     #[param(value_type = Option<BookSort>)]

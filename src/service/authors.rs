@@ -117,11 +117,8 @@ impl App {
         page: &PageArgs,
     ) -> AppResult<Page<Author>> {
         let limit = page.limit()?;
-        if name_contains.is_some_and(|n| n.chars().count() > 200) {
-            return Err(AppError::bad_param(
-                "name",
-                "the name search is limited to 200 characters",
-            ));
+        if let Some(n) = name_contains {
+            super::check_search("name", n, "name")?;
         }
         let scope = "authors:id:asc";
         let after = cursor::id_after(page, scope)?;

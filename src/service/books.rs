@@ -135,12 +135,7 @@ impl App {
         let sort = args.sort.unwrap_or(BookSort::Isbn);
         let order = args.order.unwrap_or(SortOrder::Asc);
         if let Some(t) = &args.filter.title_contains {
-            if t.chars().count() > 200 {
-                return Err(AppError::bad_param(
-                    "q",
-                    "the title search is limited to 200 characters",
-                ));
-            }
+            super::check_search("q", t, "title")?;
         }
         let scope = format!("books:{sort}:{order}");
         let after = match &page.cursor {

@@ -429,7 +429,7 @@ fn grant_type() -> utoipa::openapi::Object {
 }
 
 /// A plausible e-mail address (what [`crate::domain::Email::parse`] accepts, in ASCII).
-pub const EMAIL_PATTERN: &str = r"^\s*[^\s@]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\s*$";
+pub const EMAIL_PATTERN: &str = r"^\s*[^\s@\u0000-\u001F\u007F-\u009F]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\s*$";
 
 /// `POST /v1/token` (form or JSON). Other parameters (`scope`, `client_id`) are ignored, as
 /// OAuth 2.0 clients may send them (RFC 6749 3.3, 2.3.1).
@@ -450,4 +450,46 @@ pub struct TokenRequest {
     #[serde(default)]
     #[schema(value_type = String, min_length = 1)]
     pub refresh_token: Field<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Email;
+
+    #[test]
+    fn the_email_pattern_follows_the_parser() {
+        let pattern = regex::Regex::new(EMAIL_PATTERN).unwrap();
+        for ok in ["a@b.io", " a.b+c@example.org ", "x@sub.domain-1.com"] {
+            assert!(pattern.is_match(ok) && Email::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a",
+            "a@b",
+            "@b.io",
+            "a b@c.io",
+            "a@-b.io",
+            "\u{9a}\u{5}@6.RL",
+        ] {
+            assert!(
+                !pattern.is_match(bad) && Email::parse(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_all_named_and_the_rest_is_read() {
+        let r: Received<AuthorRename> = read_json(br#"{"b": 1, "name": "x", "a": 2}"#).unwrap();
+        assert_eq!(r.unknown, ["a", "b"]);
+        assert_eq!(r.input.name, Field::Given("x".into()));
+        assert!(matches!(
+            read_json::<AuthorRename>(b"[1]"),
+            Err(AppError::Validation(_))
+        ));
+        assert!(matches!(
+            read_json::<AuthorRename>(b"{"),
+            Err(AppError::BadRequest { .. })
+        ));
+    }
 }

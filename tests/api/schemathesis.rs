@@ -41,8 +41,10 @@ async fn run(app: &TestApp, who: &str, token: &str) {
             "all",
             "--max-examples",
             MAX_EXAMPLES,
+            // One worker: Python 3.11 before 3.11.8 can fail parsing source in threads
+            // (CPython gh-106905), which hypothesis does while generating.
             "--workers",
-            "2",
+            "1",
             "--seed",
             "1",
             "--generation-deterministic",
