@@ -26,8 +26,9 @@ JWT_SECRET ?= bookstore-development-only-jwt-secret-0123456789
 TEST_DATABASE_URL ?= postgres://bookstore:bookstore@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 # Tools installed before the tests when missing (see scripts/tools.sh): diesel_cli for the schema
-# check, Debian's chromium and chromium-driver for the browser tests (tests/api/browser.rs).
-TEST_TOOLS ?= diesel chromium
+# check, Debian's chromium and chromium-driver for the browser tests (tests/api/browser.rs),
+# schemathesis (pinned, in a virtual environment under target/) for tests/api/schemathesis.rs.
+TEST_TOOLS ?= diesel chromium schemathesis
 
 # Passed to `make run` only; `make test` sees only the TEST_* variables.
 RUN_VARS := PROFILE DATABASE_URL REDIS_URL BOOKSTORE_ADDR BOOKSTORE_ADMIN_USERNAME BOOKSTORE_ADMIN_PASSWORD \
@@ -56,7 +57,7 @@ fmt: ## format the code with cargo fmt
 services: ## install (when missing) and start PostgreSQL 15 and Redis
 	@bash scripts/services.sh
 
-tools: ## check the Rust toolchain; install diesel_cli, chromium and chromedriver when missing
+tools: ## check the Rust toolchain; install diesel_cli, chromium, chromedriver and schemathesis when missing
 	@bash scripts/tools.sh lint $(TEST_TOOLS)
 
 build: ## cargo build of the server (PROFILE=release or dev)

@@ -12,9 +12,10 @@ export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://bookstore:bookstore@12
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 
 # Tools the test suite runs: `diesel print-schema` checks src/db/schema.rs against the migrations;
-# the browser tests drive Debian's chromium through chromedriver (they fail, not skip, without them).
+# the browser tests drive Debian's chromium through chromedriver (they fail, not skip, without them);
+# the contract test runs schemathesis against the served OpenAPI document.
 # shellcheck disable=SC2086
-bash scripts/tools.sh ${TEST_TOOLS:-diesel chromium}
+bash scripts/tools.sh ${TEST_TOOLS:-diesel chromium schemathesis}
 bash scripts/services.sh
 
 printf '[test] cargo test (TEST_DATABASE_URL=%s, TEST_REDIS_URL=%s)\n' \

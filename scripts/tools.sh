@@ -9,6 +9,8 @@
 #     chromium   Debian's chromium and chromium-driver (for the browser tests, tests/api/browser.rs)
 #     nginx      Debian's nginx (for tests that put nginx in front of several servers)
 #     make       GNU make
+#     schemathesis  schemathesis (pinned) in a Python virtual environment under target/, for the
+#                API contract test (tests/api/schemathesis.rs)
 set -euo pipefail
 
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
@@ -78,6 +80,26 @@ need_nginx() { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_inst
 
 need_make() { command -v make >/dev/null || apt_install make; }
 
+# The version the contract test was written against; bump it deliberately (its checks change).
+SCHEMATHESIS_VERSION=4.32.5
+need_schemathesis() {
+  local venv="${BOOKSTORE_SCHEMATHESIS_VENV:-$(cd "$(dirname "$0")/.." && pwd)/target/schemathesis-venv}"
+  local bin="$venv/bin/schemathesis"
+  if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+    return 0
+  fi
+  command -v python3 >/dev/null || apt_install python3
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt_install python3-venv
+  fi
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv $venv failed (Debian: apt-get install python3-venv)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+    || die "pip install schemathesis==$SCHEMATHESIS_VERSION failed: check access to pypi.org"
+  "$bin" --version >/dev/null || die "$bin does not run"
+}
+
 need_rust
 for tool in "$@"; do
   case "$tool" in
@@ -87,7 +109,8 @@ for tool in "$@"; do
     chromium) need_chromium ;;
     nginx) need_nginx ;;
     make) need_make ;;
-    *) die "unknown tool '$tool' (known: rust lint diesel chromium nginx make)" ;;
+    schemathesis) need_schemathesis ;;
+    *) die "unknown tool '$tool' (known: rust lint diesel chromium nginx make schemathesis)" ;;
   esac
 done
 say "ready: $(cargo --version)${*:+; checked: $*}"
