@@ -23,10 +23,9 @@ use crate::service::{authors::author_id_param, PageArgs};
 #[into_params(parameter_in = Query)]
 pub struct AuthorsQuery {
     /// Case-insensitive substring of the name (at most 200 characters)
-    #[param(max_length = 200, pattern = r"^[^\u0000]*$")]
     name: Option<String>,
-    /// Page size, default 20
-    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
+    /// Page size (default 20)
+    #[param(value_type = Option<i32>)]
     limit: Option<String>,
     /// `next_cursor` of the previous page
     cursor: Option<String>,
@@ -40,8 +39,8 @@ pub struct AuthorBooksQuery {
     order: Option<String>,
     #[param(value_type = Option<Category>)]
     category: Option<String>,
-    /// Page size, default 20
-    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
+    /// Page size (default 20)
+    #[param(value_type = Option<i32>)]
     limit: Option<String>,
     /// `next_cursor` of the previous page
     cursor: Option<String>,

@@ -33,7 +33,6 @@ pub struct BooksQuery {
     #[param(value_type = Option<i64>, minimum = 1)]
     author_id: Option<String>,
     /// Case-insensitive title substring (at most 200 characters)
-    #[param(max_length = 200, pattern = r"^[^\u0000]*$")]
     q: Option<String>,
     /// Sort field (default isbn)
     #[param(value_type = Option<BookSort>)]
@@ -41,8 +40,8 @@ pub struct BooksQuery {
     /// asc (default) or desc
     #[param(value_type = Option<SortOrder>)]
     order: Option<String>,
-    /// Page size, default 20
-    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
+    /// Page size (default 20)
+    #[param(value_type = Option<i32>)]
     limit: Option<String>,
     /// `next_cursor` of the previous page
     cursor: Option<String>,

@@ -30,8 +30,8 @@ pub struct MagazinesQuery {
     /// Publication year
     #[param(value_type = Option<i32>)]
     year: Option<String>,
-    /// Page size, default 20
-    #[param(value_type = Option<i32>, minimum = 1, maximum = 100)]
+    /// Page size (default 20)
+    #[param(value_type = Option<i32>)]
     limit: Option<String>,
     /// `next_cursor` of the previous page
     cursor: Option<String>,

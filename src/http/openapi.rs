@@ -16,6 +16,7 @@ use crate::domain::{BookSort, Category, Frequency, Role, SortOrder};
 use crate::error::FieldError;
 use crate::model::{Author, AuthorRef, Book, Magazine, Page, User};
 use crate::service::auth::TokenPair;
+use crate::service::{MAX_PAGE, MAX_SEARCH};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -122,6 +123,34 @@ fn conventions(path: &str, method: &str, op: &mut Operation) {
         ps.iter()
             .any(|p| matches!(p.parameter_in, ParameterIn::Query))
     });
+    // Bounds the service owns, read from its constants: page sizes and text searches.
+    for p in op.parameters.iter_mut().flatten() {
+        if !matches!(p.parameter_in, ParameterIn::Query) {
+            continue;
+        }
+        match p.name.as_str() {
+            "limit" => {
+                p.schema = Some(RefOr::T(Schema::Object(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                        .minimum(Some(1.0))
+                        .maximum(Some(MAX_PAGE as f64))
+                        .build(),
+                )));
+            }
+            "q" | "name" => {
+                p.schema = Some(RefOr::T(Schema::Object(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .max_length(Some(MAX_SEARCH))
+                        .pattern(Some(r"^[^\u0000]*$"))
+                        .build(),
+                )));
+            }
+            _ => {}
+        }
+    }
     // Path keys: ids are positive integers, ISBNs any spelling the server reads.
     for p in op.parameters.iter_mut().flatten() {
         if !matches!(p.parameter_in, ParameterIn::Path) {
