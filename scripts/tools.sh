@@ -13,6 +13,8 @@
 #     kubernetes-validate  PyPI's kubernetes-validate (pinned) in a venv under target/tools-venv, for
 #                the manifest checks of tests/api/k8s.rs (needs python3 with venv, and PyPI)
 #     make       GNU make
+#     schemathesis  schemathesis (pinned) in a Python virtual environment under target/, for the
+#                API contract test (tests/api/schemathesis.rs)
 set -euo pipefail
 
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
@@ -125,6 +127,26 @@ need_kubernetes_validate() {
 
 need_make() { command -v make >/dev/null || apt_install make; }
 
+# The version the contract test was written against; bump it deliberately (its checks change).
+SCHEMATHESIS_VERSION=4.32.5
+need_schemathesis() {
+  local venv="${BOOKSTORE_SCHEMATHESIS_VENV:-$(cd "$(dirname "$0")/.." && pwd)/target/schemathesis-venv}"
+  local bin="$venv/bin/schemathesis"
+  if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+    return 0
+  fi
+  command -v python3 >/dev/null || apt_install python3
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt_install python3-venv
+  fi
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv $venv failed (Debian: apt-get install python3-venv)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+    || die "pip install schemathesis==$SCHEMATHESIS_VERSION failed: check access to pypi.org"
+  "$bin" --version >/dev/null || die "$bin does not run"
+}
+
 need_rust
 for tool in "$@"; do
   case "$tool" in
@@ -136,7 +158,8 @@ for tool in "$@"; do
     node) need_node ;;
     make) need_make ;;
     kubernetes-validate) need_kubernetes_validate ;;
-    *) die "unknown tool '$tool' (known: rust lint diesel chromium nginx node make kubernetes-validate)" ;;
+    schemathesis) need_schemathesis ;;
+    *) die "unknown tool '$tool' (known: rust lint diesel chromium nginx node make kubernetes-validate schemathesis)" ;;
   esac
 done
 say "ready: $(cargo --version)${*:+; checked: $*}"

@@ -1,19 +1,20 @@
-//! GraphQL output and input types. Outputs wrap the service's models; inputs are turned into the
-//! same JSON objects the REST door sends, so both doors share every validation rule.
+//! GraphQL output and input types. Outputs wrap the service's models; inputs convert (`From`)
+//! into the service's input types (`crate::service::input`), the same types the REST door
+//! reads, so both doors share every validation rule.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
 
 use super::context::GqlResult;
 use super::loaders::{AuthorBooksKey, Loaders};
+use crate::domain::validate::Field;
 use crate::domain::{BookSort, Category, Frequency, Role, SortOrder};
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::model;
-use crate::service::{authors, books, magazines, MAX_PAGE};
+use crate::service::{authors, books, input, magazines, MAX_PAGE};
 
 /// Full records of the authors of a list of books, loaded once for the whole list.
 pub type AuthorMap = Arc<HashMap<i64, model::Author>>;
@@ -512,91 +513,101 @@ pub fn parse_id(id: &ID, field: &str) -> async_graphql::Result<i64> {
         .gql()
 }
 
-fn ids_value(ids: &[ID], field: &str) -> async_graphql::Result<Value> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        match id.parse::<i64>() {
-            Ok(n) => out.push(Value::from(n)),
-            Err(_) => {
-                return Err(AppError::Validation(vec![FieldError::new(
-                    field,
-                    "must hold integer ids",
-                )]))
-                .gql();
-            }
-        }
-    }
-    Ok(Value::Array(out))
-}
-
-/// Inserts `key: value` when `value` is present.
-fn put<T: Into<Value>>(map: &mut Map<String, Value>, key: &str, value: Option<T>) {
-    if let Some(v) = value {
-        map.insert(key.to_owned(), v.into());
-    }
-}
-
-impl CreateBookInput {
-    pub fn to_json(&self) -> async_graphql::Result<Value> {
-        Ok(json!({
-            "isbn": self.isbn, "title": self.title, "category": self.category.as_str(), "year": self.year,
-            "price_cents": self.price_cents, "stock": self.stock,
-            "author_ids": ids_value(&self.author_ids, "author_ids")?,
-        }))
-    }
-}
-
-impl UpdateBookInput {
-    pub fn to_json(&self) -> async_graphql::Result<Value> {
-        let mut m = Map::new();
-        put(&mut m, "title", self.title.clone());
-        put(&mut m, "category", self.category.map(|c| c.as_str()));
-        put(&mut m, "year", self.year);
-        put(&mut m, "price_cents", self.price_cents);
-        put(&mut m, "stock", self.stock);
-        if let Some(ids) = &self.author_ids {
-            m.insert("author_ids".into(), ids_value(ids, "author_ids")?);
-        }
-        Ok(Value::Object(m))
-    }
-}
-
-impl CreateAuthorInput {
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("name".into(), Value::from(self.name.clone()));
-        put(&mut m, "bio", self.bio.clone());
-        put(&mut m, "born_year", self.born_year);
-        Value::Object(m)
-    }
-}
-
-impl CreateMagazineInput {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "title": self.title, "issn": self.issn, "publisher": self.publisher,
-            "category": self.category.as_str(), "frequency": self.frequency.as_str(),
-            "year": self.year, "price_cents": self.price_cents,
+/// GraphQL ids as the JSON values a REST client would send: integers where they are, else the
+/// text (which the service reports as not an id).
+fn id_values(ids: Vec<ID>) -> Vec<serde_json::Value> {
+    ids.into_iter()
+        .map(|id| match id.parse::<i64>() {
+            Ok(n) => serde_json::Value::from(n),
+            Err(_) => serde_json::Value::from(id.0),
         })
+        .collect()
+}
+
+fn text<T: Into<String>>(v: Option<T>) -> Field<String> {
+    Field::from_option(v.map(Into::into))
+}
+
+fn name_of<T: std::fmt::Display>(v: Option<T>) -> Field<String> {
+    Field::from_option(v.map(|v| v.to_string()))
+}
+
+fn int(v: Option<i32>) -> Field<i64> {
+    Field::from_option(v.map(i64::from))
+}
+
+impl From<CreateBookInput> for input::BookInput {
+    fn from(i: CreateBookInput) -> Self {
+        input::BookInput {
+            isbn: text(Some(i.isbn)),
+            title: text(Some(i.title)),
+            category: name_of(Some(i.category)),
+            year: int(Some(i.year)),
+            price_cents: int(Some(i.price_cents)),
+            stock: int(Some(i.stock)),
+            author_ids: Field::Given(id_values(i.author_ids)),
+        }
     }
 }
 
-impl UpdateMagazineInput {
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        put(&mut m, "title", self.title.clone());
-        put(&mut m, "issn", self.issn.clone());
-        put(&mut m, "publisher", self.publisher.clone());
-        put(&mut m, "category", self.category.map(|c| c.as_str()));
-        put(&mut m, "frequency", self.frequency.map(|f| f.as_str()));
-        put(&mut m, "year", self.year);
-        put(&mut m, "price_cents", self.price_cents);
-        Value::Object(m)
+impl From<UpdateBookInput> for input::BookUpdate {
+    fn from(i: UpdateBookInput) -> Self {
+        input::BookUpdate {
+            title: text(i.title),
+            category: name_of(i.category),
+            year: int(i.year),
+            price_cents: int(i.price_cents),
+            stock: int(i.stock),
+            author_ids: Field::from_option(i.author_ids.map(id_values)),
+        }
     }
 }
 
-impl CreateUserInput {
-    pub fn to_json(&self) -> Value {
-        json!({"username": self.username, "email": self.email, "password": self.password, "role": self.role.as_str()})
+impl From<CreateAuthorInput> for input::AuthorInput {
+    fn from(i: CreateAuthorInput) -> Self {
+        input::AuthorInput {
+            name: text(Some(i.name)),
+            bio: text(i.bio),
+            born_year: int(i.born_year),
+        }
+    }
+}
+
+impl From<CreateMagazineInput> for input::MagazineInput {
+    fn from(i: CreateMagazineInput) -> Self {
+        input::MagazineInput {
+            title: text(Some(i.title)),
+            issn: text(Some(i.issn)),
+            publisher: text(Some(i.publisher)),
+            category: name_of(Some(i.category)),
+            frequency: name_of(Some(i.frequency)),
+            year: int(Some(i.year)),
+            price_cents: int(Some(i.price_cents)),
+        }
+    }
+}
+
+impl From<UpdateMagazineInput> for input::MagazineInput {
+    fn from(i: UpdateMagazineInput) -> Self {
+        input::MagazineInput {
+            title: text(i.title),
+            issn: text(i.issn),
+            publisher: text(i.publisher),
+            category: name_of(i.category),
+            frequency: name_of(i.frequency),
+            year: int(i.year),
+            price_cents: int(i.price_cents),
+        }
+    }
+}
+
+impl From<CreateUserInput> for input::UserInput {
+    fn from(i: CreateUserInput) -> Self {
+        input::UserInput {
+            username: text(Some(i.username)),
+            email: text(Some(i.email)),
+            password: text(Some(i.password)),
+            role: name_of(Some(i.role)),
+        }
     }
 }

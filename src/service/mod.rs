@@ -7,6 +7,7 @@ pub mod books;
 pub mod cached;
 pub mod cursor;
 pub mod events;
+pub mod input;
 pub mod magazines;
 pub mod users;
 
@@ -69,6 +70,27 @@ impl PageArgs {
             )),
         }
     }
+}
+
+/// The longest text search (`q`, `name`, `titleContains`, `nameContains`), in characters.
+pub const MAX_SEARCH: usize = 200;
+
+/// Checks a text search: at most [`MAX_SEARCH`] characters and no NUL (which no stored text
+/// holds, and PostgreSQL refuses in a query); a 400 naming `param` otherwise.
+pub fn check_search(param: &str, text: &str, what: &str) -> AppResult<()> {
+    if text.chars().count() > MAX_SEARCH {
+        return Err(AppError::bad_param(
+            param,
+            format!("the {what} search is limited to {MAX_SEARCH} characters"),
+        ));
+    }
+    if !crate::domain::validate::is_sql_text(text) {
+        return Err(AppError::bad_param(
+            param,
+            format!("{param} must not contain NUL characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// The signed-in caller, or 401.
