@@ -9,7 +9,7 @@ use super::types::{
     parse_id, Author, AuthorConnection, Book, BookConnection, BookFilter, BookOrder, Magazine,
     MagazineConnection, User,
 };
-use crate::domain::{BookSort, Category, SortOrder};
+use crate::domain::Category;
 use crate::repo;
 use crate::service::{books as book_service, PageArgs};
 
@@ -28,7 +28,7 @@ impl QueryRoot {
             .map(Book::from))
     }
 
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::service::page_size_estimate(first) * child_complexity + 1")]
     async fn books(
         &self,
         ctx: &Context<'_>,
@@ -48,14 +48,14 @@ impl QueryRoot {
                     .as_ref()
                     .map(|id| parse_id(id, "authorId"))
                     .transpose()?,
-                title_contains: f.title_contains.filter(|t| !t.trim().is_empty()),
+                title_contains: f.title_contains,
             };
         }
-        let (sort, order) = order_by
-            .map(|o| (o.field, o.direction))
-            .unwrap_or((BookSort::Isbn, SortOrder::Asc));
-        args.sort = Some(sort);
-        args.order = Some(order);
+        if let Some(o) = order_by {
+            args.sort = Some(o.field);
+            args.order = Some(o.direction);
+        }
+        let (sort, order) = (args.sort(), args.order());
         let page = app(ctx)
             .list_books(
                 &request_ctx(ctx),
@@ -85,7 +85,7 @@ impl QueryRoot {
             .map(Author))
     }
 
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::service::page_size_estimate(first) * child_complexity + 1")]
     async fn authors(
         &self,
         ctx: &Context<'_>,
@@ -94,14 +94,10 @@ impl QueryRoot {
         name_contains: Option<String>,
     ) -> async_graphql::Result<AuthorConnection> {
         let first = check_first(first)?;
-        let name = name_contains
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
         let page = app(ctx)
             .list_authors(
                 &request_ctx(ctx),
-                name,
+                name_contains.as_deref(),
                 &PageArgs::graphql(Some(first), after),
             )
             .await
@@ -118,7 +114,7 @@ impl QueryRoot {
         }
     }
 
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::service::page_size_estimate(first) * child_complexity + 1")]
     async fn magazines(
         &self,
         ctx: &Context<'_>,

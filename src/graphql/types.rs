@@ -12,9 +12,8 @@ use super::context::GqlResult;
 use super::loaders::{AuthorBooksKey, Loaders};
 use crate::domain::validate::Field;
 use crate::domain::{BookSort, Category, Frequency, Role, SortOrder};
-use crate::error::AppError;
 use crate::model;
-use crate::service::{authors, books, input, magazines, MAX_PAGE};
+use crate::service::{authors, books, input, magazines};
 
 /// Full records of the authors of a list of books, loaded once for the whole list.
 pub type AuthorMap = Arc<HashMap<i64, model::Author>>;
@@ -147,18 +146,12 @@ impl Author {
     }
 }
 
-/// Checks `first` (1..=100) before any SQL: `BAD_USER_INPUT` otherwise.
+/// Checks `first` with the service's page rule ([`crate::service::PageArgs::limit`]) before any
+/// SQL: `BAD_USER_INPUT` otherwise.
 pub fn check_first(first: Option<i32>) -> async_graphql::Result<i64> {
-    let first = i64::from(first.unwrap_or(20));
-    if (1..=MAX_PAGE).contains(&first) {
-        Ok(first)
-    } else {
-        Err(AppError::bad_param(
-            "first",
-            format!("first must be between 1 and {MAX_PAGE}"),
-        ))
+    crate::service::PageArgs::graphql(first.map(i64::from), None)
+        .limit()
         .gql()
-    }
 }
 
 #[Object]
@@ -188,7 +181,7 @@ impl Author {
         self.0.version
     }
     /// The author's books by year, then ISBN; batched across authors in one SQL statement.
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::service::page_size_estimate(first) * child_complexity + 1")]
     async fn books(
         &self,
         ctx: &Context<'_>,
@@ -506,11 +499,7 @@ pub struct CreateUserInput {
 
 /// Parses a GraphQL `ID` holding a REST integer id.
 pub fn parse_id(id: &ID, field: &str) -> async_graphql::Result<i64> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| AppError::bad_param(field, format!("{field} must be a positive integer id")))
-        .gql()
+    crate::service::id_param(id, field).gql()
 }
 
 /// GraphQL ids as the JSON values a REST client would send: integers where they are, else the

@@ -17,7 +17,7 @@ use crate::domain::{Category, SortOrder};
 use crate::error::AppError;
 use crate::model::{Author, Book, Page};
 use crate::service::input::{AuthorInput, AuthorPatch, AuthorRename};
-use crate::service::{authors::author_id_param, PageArgs};
+use crate::service::{id_param, PageArgs};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -54,8 +54,9 @@ pub async fn list_authors(
     Params(q): Params<AuthorsQuery>,
 ) -> Result<Response, AppError> {
     let page = PageArgs::rest(params::int("limit", &q.limit)?, q.cursor);
-    let name = q.name.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    Ok(public_page(app.list_authors(&ctx, name, &page).await?))
+    Ok(public_page(
+        app.list_authors(&ctx, q.name.as_deref(), &page).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/author/{id}", tag = "authors", params(("id" = i64, Path)),
@@ -66,7 +67,7 @@ pub async fn get_author(
     Path(id): Path<String>,
     condition: IfNoneMatch,
 ) -> Result<Response, AppError> {
-    let author = app.author_json(&ctx, author_id_param(&id, "id")?).await?;
+    let author = app.author_json(&ctx, id_param(&id, "id")?).await?;
     Ok(cached_entity(&condition, author))
 }
 
@@ -78,7 +79,7 @@ pub async fn author_books(
     Path(id): Path<String>,
     Params(q): Params<AuthorBooksQuery>,
 ) -> Result<Response, AppError> {
-    let id = author_id_param(&id, "id")?;
+    let id = id_param(&id, "id")?;
     let category = params::category("category", &q.category)?;
     let order = params::order("order", &q.order)?;
     let page = PageArgs::rest(params::int("limit", &q.limit)?, q.cursor);

@@ -114,7 +114,7 @@ pub async fn list_books(
             category: params::category("category", &q.category)?,
             year: params::int32("year", &q.year)?,
             author_id: params::id("author_id", &q.author_id)?,
-            title_contains: q.q.filter(|s| !s.trim().is_empty()),
+            title_contains: q.q,
         },
         sort: params::book_sort("sort", &q.sort)?,
         order: params::order("order", &q.order)?,

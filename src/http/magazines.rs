@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::model::{Magazine, Page};
 use crate::repo::magazines::MagazineFilter;
 use crate::service::input::MagazineInput;
-use crate::service::{authors::author_id_param as id_param, PageArgs};
+use crate::service::{id_param, PageArgs};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -67,15 +67,6 @@ impl From<AuthorRename> for AuthorChange {
     }
 }
 
-/// Parses an author id from a path or argument.
-pub fn author_id_param(raw: &str, param: &str) -> AppResult<i64> {
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::bad_param(param, format!("{param} must be a positive integer id")))
-}
-
 impl App {
     /// One author as cached JSON (REST serves these bytes as they are).
     pub async fn author_json(&self, ctx: &Ctx, id: i64) -> AppResult<CachedJson> {
@@ -117,6 +108,8 @@ impl App {
         page: &PageArgs,
     ) -> AppResult<Page<Author>> {
         let limit = page.limit()?;
+        // Names are stored trimmed: a name search is trimmed too, and a blank one is no search.
+        let name_contains = name_contains.map(str::trim).filter(|s| !s.is_empty());
         if let Some(n) = name_contains {
             super::check_search(page.param_name("name", "nameContains"), n, "name")?;
         }
@@ -221,7 +214,7 @@ impl App {
         expected_version: Option<i32>,
     ) -> AppResult<Author> {
         require_role(ctx, EDITORS)?;
-        let id = author_id_param(id, "id")?;
+        let id = super::id_param(id, "id")?;
         let Received { input, unknown } = input.read()?;
         let (fields, name_only) = match input.into() {
             AuthorChange::Patch(p) => (p, false),
@@ -287,7 +280,7 @@ impl App {
         expected_version: Option<i32>,
     ) -> AppResult<()> {
         require_role(ctx, ADMINS)?;
-        let id = author_id_param(id, "id")?;
+        let id = super::id_param(id, "id")?;
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::authors::lock_version(c, id)

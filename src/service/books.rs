@@ -77,6 +77,18 @@ pub struct BookListArgs {
     pub order: Option<SortOrder>,
 }
 
+impl BookListArgs {
+    /// The sort field asked for, or the default one (ISBN).
+    pub fn sort(&self) -> BookSort {
+        self.sort.unwrap_or(BookSort::Isbn)
+    }
+
+    /// The direction asked for, or the default one (ascending).
+    pub fn order(&self) -> SortOrder {
+        self.order.unwrap_or(SortOrder::Asc)
+    }
+}
+
 impl App {
     /// One book as cached JSON (REST serves these bytes as they are).
     pub async fn book_json(&self, ctx: &Ctx, isbn: &Isbn) -> AppResult<CachedJson> {
@@ -132,8 +144,26 @@ impl App {
         page: &PageArgs,
     ) -> AppResult<Arc<SharedPage<Book>>> {
         let limit = page.limit()?;
-        let sort = args.sort.unwrap_or(BookSort::Isbn);
-        let order = args.order.unwrap_or(SortOrder::Asc);
+        let (sort, order) = (args.sort(), args.order());
+        // A blank title search is no search (spaces inside a search are kept: titles have them).
+        let cleaned;
+        let args = if args
+            .filter
+            .title_contains
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            cleaned = BookListArgs {
+                filter: BookFilter {
+                    title_contains: None,
+                    ..args.filter.clone()
+                },
+                ..*args
+            };
+            &cleaned
+        } else {
+            args
+        };
         if let Some(t) = &args.filter.title_contains {
             super::check_search(page.param_name("q", "titleContains"), t, "title")?;
         }

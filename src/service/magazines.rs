@@ -9,7 +9,6 @@ use crate::repo::{
     self,
     magazines::{MagazineData, MagazineFilter},
 };
-use crate::service::authors::author_id_param;
 use crate::service::cached::{decode_json, CachedJson};
 use crate::service::input::{Input, MagazineInput};
 use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
@@ -125,7 +124,7 @@ impl App {
         partial: bool,
     ) -> AppResult<Magazine> {
         require_role(ctx, EDITORS)?;
-        let id = author_id_param(id, "id")?;
+        let id = super::id_param(id, "id")?;
         let received = input.read()?;
         if !partial {
             let mut c = Check::new(&received.unknown);
@@ -166,7 +165,7 @@ impl App {
         expected_version: Option<i32>,
     ) -> AppResult<()> {
         require_role(ctx, ADMINS)?;
-        let id = author_id_param(id, "id")?;
+        let id = super::id_param(id, "id")?;
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::magazines::lock_version(c, id)
