@@ -22,13 +22,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_graphql::parser::types::OperationType;
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use http::{header, Method, StatusCode};
+use http::{Method, StatusCode};
 use metrics::{counter, gauge, histogram, Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::app::AppState;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -280,23 +276,12 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// `GET /metrics`: the Prometheus text exposition, with the pool gauges read now.
-pub async fn endpoint(State(app): State<AppState>) -> Response {
-    let status = app.db.status();
+/// Sets the pool gauges from `status` (read at scrape time) and renders every metric in the
+/// Prometheus text format.
+pub fn render(status: deadpool::Status) -> String {
     gauge!("bookstore_db_pool_size").set(status.size as f64);
     gauge!("bookstore_db_pool_available").set(status.available as f64);
     gauge!("bookstore_db_pool_waiting").set(status.waiting as f64);
     gauge!("bookstore_db_pool_max_size").set(status.max_size as f64);
-    let body = install().map(PrometheusHandle::render).unwrap_or_default();
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response()
+    install().map(PrometheusHandle::render).unwrap_or_default()
 }

@@ -10,7 +10,6 @@ use super::types::{
     MagazineConnection, User,
 };
 use crate::domain::Category;
-use crate::repo;
 use crate::service::{books as book_service, PageArgs};
 
 pub struct QueryRoot;
@@ -40,7 +39,7 @@ impl QueryRoot {
         let first = check_first(first)?;
         let mut args = book_service::BookListArgs::default();
         if let Some(f) = filter {
-            args.filter = repo::books::BookFilter {
+            args.filter = book_service::BookFilter {
                 category: f.category,
                 year: f.year,
                 author_id: f
@@ -123,7 +122,7 @@ impl QueryRoot {
         category: Option<Category>,
     ) -> async_graphql::Result<MagazineConnection> {
         let first = check_first(first)?;
-        let filter = repo::magazines::MagazineFilter {
+        let filter = crate::service::magazines::MagazineFilter {
             category,
             ..Default::default()
         };

@@ -415,9 +415,30 @@ pub struct AuthPayload {
     pub refresh_token: String,
 }
 
+// What happened to a book: the GraphQL face of `service::events::ChangeKind` (no doc comment,
+// which would become a description in the SDL).
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "ChangeKind")]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+impl From<crate::service::events::ChangeKind> for ChangeKind {
+    fn from(k: crate::service::events::ChangeKind) -> Self {
+        use crate::service::events::ChangeKind as K;
+        match k {
+            K::Created => ChangeKind::Created,
+            K::Updated => ChangeKind::Updated,
+            K::Deleted => ChangeKind::Deleted,
+        }
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct BookChange {
-    pub kind: crate::service::events::ChangeKind,
+    pub kind: ChangeKind,
     pub isbn: String,
     /// The book after the change; null after a delete.
     pub book: Option<Book>,

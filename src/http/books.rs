@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::domain::{BookSort, Category, SortOrder};
 use crate::error::AppError;
 use crate::model::{Book, Page};
-use crate::repo::books::BookFilter;
+use crate::service::books::BookFilter;
 use crate::service::cached::CachedJson;
 use crate::service::input::{BookInput, BookUpdate};
 use crate::service::{books::isbn_param, books::BookListArgs, PageArgs};

@@ -186,16 +186,10 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let invalid = AppError::Unauthenticated(AuthFailure::InvalidToken);
-    let value = value.to_str().map_err(|_| invalid)?;
-    let (scheme, token) = value
-        .trim()
-        .split_once(' ')
-        .ok_or(AppError::Unauthenticated(AuthFailure::InvalidToken))?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(AppError::Unauthenticated(AuthFailure::InvalidToken));
-    }
-    Ok(Some(token.trim()))
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::Unauthenticated(AuthFailure::InvalidToken))?;
+    crate::service::auth::bearer_credentials(value).map(Some)
 }
 
 /// Query parameters; a parameter of the wrong type is a 400 naming it.

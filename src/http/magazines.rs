@@ -16,8 +16,8 @@ use crate::app::AppState;
 use crate::domain::{Category, Frequency};
 use crate::error::AppError;
 use crate::model::{Magazine, Page};
-use crate::repo::magazines::MagazineFilter;
 use crate::service::input::MagazineInput;
+use crate::service::magazines::MagazineFilter;
 use crate::service::{id_param, PageArgs};
 
 #[derive(Debug, Deserialize, IntoParams)]

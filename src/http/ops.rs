@@ -1,6 +1,11 @@
-//! Health, readiness and the API description.
+//! Health, readiness, metrics and the API description.
 
-use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -51,4 +56,20 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         )
             .into_response()
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition, with the pool gauges read now.
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    let body = crate::metrics::render(app.db.status());
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
 }

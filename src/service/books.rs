@@ -4,6 +4,9 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
+/// The criteria of a book list, as both doors build them (the repository's query reads them).
+pub use crate::repo::books::BookFilter;
+
 use crate::app::{App, Ctx};
 use crate::cache::{CacheKey, CachedPage, PageKey};
 use crate::domain::{validate, validate::Check, BookSort, Isbn, SortOrder};
@@ -11,7 +14,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::model::{Book, Page, SharedPage};
 use crate::repo::{
     self,
-    books::{BookData, BookFilter, BookKey, SortValue},
+    books::{BookData, BookKey, SortValue},
 };
 use crate::service::cached::{decode_json, CachedJson};
 use crate::service::input::{BookInput, BookUpdate, Input};

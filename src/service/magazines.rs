@@ -1,14 +1,14 @@
 //! Magazines.
 
+/// The criteria of a magazine list, as both doors build them.
+pub use crate::repo::magazines::MagazineFilter;
+
 use crate::app::{App, Ctx};
 use crate::cache::CacheKey;
 use crate::domain::{validate, validate::Check};
 use crate::error::{AppError, AppResult};
 use crate::model::{Magazine, Page};
-use crate::repo::{
-    self,
-    magazines::{MagazineData, MagazineFilter},
-};
+use crate::repo::{self, magazines::MagazineData};
 use crate::service::cached::{decode_json, CachedJson};
 use crate::service::input::{Input, MagazineInput};
 use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
