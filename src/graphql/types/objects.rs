@@ -1,19 +1,17 @@
-//! GraphQL output and input types. Outputs wrap the service's models; inputs convert (`From`)
-//! into the service's input types (`crate::service::input`), the same types the REST door
-//! reads, so both doors share every validation rule.
+//! The output objects and the look-ahead helpers that decide what to preload.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use super::context::GqlResult;
-use super::loaders::{AuthorBooksKey, Loaders};
-use crate::domain::validate::Field;
+use super::connections::BookConnection;
 use crate::domain::{BookSort, Category, Frequency, Role, SortOrder};
+use crate::graphql::context::GqlResult;
+use crate::graphql::loaders::{AuthorBooksKey, Loaders};
 use crate::model;
-use crate::service::{authors, books, input, magazines};
+use crate::service::books;
 
 /// Full records of the authors of a list of books, loaded once for the whole list.
 pub type AuthorMap = Arc<HashMap<i64, model::Author>>;
@@ -56,8 +54,8 @@ pub async fn load_author_map(
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let authors = super::context::app(ctx)
-        .authors_by_ids(&super::context::request_ctx(ctx), &ids)
+    let authors = crate::graphql::context::app(ctx)
+        .authors_by_ids(&crate::graphql::context::request_ctx(ctx), &ids)
         .await
         .gql()?;
     Ok(Arc::new(authors.into_iter().map(|a| (a.id, a)).collect()))
@@ -285,105 +283,12 @@ impl User {
     }
 }
 
-#[derive(SimpleObject)]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-    pub start_cursor: Option<String>,
-    pub end_cursor: Option<String>,
-}
-
-/// The cursor of an edge's node, computed only when a client asks for it.
-type CursorFn<M> = std::sync::Arc<dyn Fn(&M) -> String + Send + Sync>;
-
-macro_rules! connection {
-    ($conn:ident, $edge:ident, $node:ident, $model:ty) => {
-        #[derive(SimpleObject)]
-        #[graphql(complex)]
-        pub struct $edge {
-            pub node: $node,
-            #[graphql(skip)]
-            cursor_of: CursorFn<$model>,
-        }
-
-        #[ComplexObject]
-        impl $edge {
-            async fn cursor(&self) -> String {
-                (self.cursor_of)(&self.node.0)
-            }
-        }
-
-        #[derive(SimpleObject)]
-        #[graphql(complex)]
-        pub struct $conn {
-            pub edges: Vec<$edge>,
-            #[graphql(skip)]
-            has_next_page: bool,
-            #[graphql(skip)]
-            cursor_of: CursorFn<$model>,
-        }
-
-        #[ComplexObject]
-        impl $conn {
-            // Cursors computed only when asked for (a nested list may hold hundreds of
-            // connections).
-            async fn page_info(&self) -> PageInfo {
-                PageInfo {
-                    has_next_page: self.has_next_page,
-                    has_previous_page: false,
-                    start_cursor: self.edges.first().map(|e| (self.cursor_of)(&e.node.0)),
-                    end_cursor: self.edges.last().map(|e| (self.cursor_of)(&e.node.0)),
-                }
-            }
-
-            /// The nodes of `edges`, without cursors.
-            async fn nodes(&self) -> Vec<&$node> {
-                self.edges.iter().map(|e| &e.node).collect()
-            }
-        }
-
-        impl $conn {
-            pub fn new(
-                page: model::Page<$model>,
-                cursor: impl Fn(&$model) -> String + Send + Sync + 'static,
-            ) -> $conn {
-                let cursor: CursorFn<$model> = std::sync::Arc::new(cursor);
-                let has_next_page = page.next_cursor.is_some();
-                let edges = page
-                    .items
-                    .into_iter()
-                    .map(|m| $edge {
-                        node: $node::from(m),
-                        cursor_of: cursor.clone(),
-                    })
-                    .collect();
-                $conn {
-                    edges,
-                    has_next_page,
-                    cursor_of: cursor,
-                }
-            }
-        }
-    };
-}
-
 impl From<model::Book> for Book {
     fn from(b: model::Book) -> Self {
         Book(b, None)
     }
 }
 
-impl BookConnection {
-    /// Gives every book of the connection the same preloaded author records.
-    pub fn with_authors(mut self, map: Option<AuthorMap>) -> BookConnection {
-        if map.is_some() {
-            for e in &mut self.edges {
-                e.node.1 = map.clone();
-            }
-        }
-        self
-    }
-}
 impl From<model::Author> for Author {
     fn from(a: model::Author) -> Self {
         Author(a)
@@ -393,18 +298,6 @@ impl From<model::Magazine> for Magazine {
     fn from(m: model::Magazine) -> Self {
         Magazine(m)
     }
-}
-
-connection!(BookConnection, BookEdge, Book, model::Book);
-connection!(AuthorConnection, AuthorEdge, Author, model::Author);
-connection!(MagazineConnection, MagazineEdge, Magazine, model::Magazine);
-
-pub fn author_connection(page: model::Page<model::Author>) -> AuthorConnection {
-    AuthorConnection::new(page, authors::cursor_of)
-}
-
-pub fn magazine_connection(page: model::Page<model::Magazine>) -> MagazineConnection {
-    MagazineConnection::new(page, magazines::cursor_of)
 }
 
 #[derive(SimpleObject)]
@@ -442,182 +335,4 @@ pub struct BookChange {
     pub isbn: String,
     /// The book after the change; null after a delete.
     pub book: Option<Book>,
-}
-
-// ----- inputs -----
-
-#[derive(InputObject)]
-pub struct BookFilter {
-    pub category: Option<Category>,
-    pub year: Option<i32>,
-    pub author_id: Option<ID>,
-    pub title_contains: Option<String>,
-}
-
-#[derive(InputObject)]
-pub struct BookOrder {
-    pub field: BookSort,
-    pub direction: SortOrder,
-}
-
-#[derive(InputObject)]
-pub struct CreateBookInput {
-    pub isbn: String,
-    pub title: String,
-    pub category: Category,
-    pub year: i32,
-    pub price_cents: i32,
-    pub stock: i32,
-    pub author_ids: Vec<ID>,
-}
-
-#[derive(InputObject)]
-pub struct UpdateBookInput {
-    pub title: Option<String>,
-    pub category: Option<Category>,
-    pub year: Option<i32>,
-    pub price_cents: Option<i32>,
-    pub stock: Option<i32>,
-    pub author_ids: Option<Vec<ID>>,
-}
-
-#[derive(InputObject)]
-pub struct CreateAuthorInput {
-    pub name: String,
-    pub bio: Option<String>,
-    pub born_year: Option<i32>,
-}
-
-#[derive(InputObject)]
-pub struct CreateMagazineInput {
-    pub title: String,
-    pub issn: String,
-    pub publisher: String,
-    pub category: Category,
-    pub frequency: Frequency,
-    pub year: i32,
-    pub price_cents: i32,
-}
-
-#[derive(InputObject)]
-pub struct UpdateMagazineInput {
-    pub title: Option<String>,
-    pub issn: Option<String>,
-    pub publisher: Option<String>,
-    pub category: Option<Category>,
-    pub frequency: Option<Frequency>,
-    pub year: Option<i32>,
-    pub price_cents: Option<i32>,
-}
-
-#[derive(InputObject)]
-pub struct CreateUserInput {
-    pub username: String,
-    pub email: String,
-    pub password: String,
-    pub role: Role,
-}
-
-/// Parses a GraphQL `ID` holding a REST integer id.
-pub fn parse_id(id: &ID, field: &str) -> async_graphql::Result<i64> {
-    crate::service::id_param(id, field).gql()
-}
-
-/// GraphQL ids as the JSON values a REST client would send: integers where they are, else the
-/// text (which the service reports as not an id).
-fn id_values(ids: Vec<ID>) -> Vec<serde_json::Value> {
-    ids.into_iter()
-        .map(|id| match id.parse::<i64>() {
-            Ok(n) => serde_json::Value::from(n),
-            Err(_) => serde_json::Value::from(id.0),
-        })
-        .collect()
-}
-
-fn text<T: Into<String>>(v: Option<T>) -> Field<String> {
-    Field::from_option(v.map(Into::into))
-}
-
-fn name_of<T: std::fmt::Display>(v: Option<T>) -> Field<String> {
-    Field::from_option(v.map(|v| v.to_string()))
-}
-
-fn int(v: Option<i32>) -> Field<i64> {
-    Field::from_option(v.map(i64::from))
-}
-
-impl From<CreateBookInput> for input::BookInput {
-    fn from(i: CreateBookInput) -> Self {
-        input::BookInput {
-            isbn: text(Some(i.isbn)),
-            title: text(Some(i.title)),
-            category: name_of(Some(i.category)),
-            year: int(Some(i.year)),
-            price_cents: int(Some(i.price_cents)),
-            stock: int(Some(i.stock)),
-            author_ids: Field::Given(id_values(i.author_ids)),
-        }
-    }
-}
-
-impl From<UpdateBookInput> for input::BookUpdate {
-    fn from(i: UpdateBookInput) -> Self {
-        input::BookUpdate {
-            title: text(i.title),
-            category: name_of(i.category),
-            year: int(i.year),
-            price_cents: int(i.price_cents),
-            stock: int(i.stock),
-            author_ids: Field::from_option(i.author_ids.map(id_values)),
-        }
-    }
-}
-
-impl From<CreateAuthorInput> for input::AuthorInput {
-    fn from(i: CreateAuthorInput) -> Self {
-        input::AuthorInput {
-            name: text(Some(i.name)),
-            bio: text(i.bio),
-            born_year: int(i.born_year),
-        }
-    }
-}
-
-impl From<CreateMagazineInput> for input::MagazineInput {
-    fn from(i: CreateMagazineInput) -> Self {
-        input::MagazineInput {
-            title: text(Some(i.title)),
-            issn: text(Some(i.issn)),
-            publisher: text(Some(i.publisher)),
-            category: name_of(Some(i.category)),
-            frequency: name_of(Some(i.frequency)),
-            year: int(Some(i.year)),
-            price_cents: int(Some(i.price_cents)),
-        }
-    }
-}
-
-impl From<UpdateMagazineInput> for input::MagazineInput {
-    fn from(i: UpdateMagazineInput) -> Self {
-        input::MagazineInput {
-            title: text(i.title),
-            issn: text(i.issn),
-            publisher: text(i.publisher),
-            category: name_of(i.category),
-            frequency: name_of(i.frequency),
-            year: int(i.year),
-            price_cents: int(i.price_cents),
-        }
-    }
-}
-
-impl From<CreateUserInput> for input::UserInput {
-    fn from(i: CreateUserInput) -> Self {
-        input::UserInput {
-            username: text(Some(i.username)),
-            email: text(Some(i.email)),
-            password: text(Some(i.password)),
-            role: name_of(Some(i.role)),
-        }
-    }
 }
