@@ -27,8 +27,10 @@ TEST_DATABASE_URL ?= postgres://bookstore:bookstore@127.0.0.1:5432/postgres
 TEST_REDIS_URL ?= redis://127.0.0.1:6379
 # Tools installed before the tests when missing (see scripts/tools.sh): diesel_cli for the schema
 # check, Debian's chromium and chromium-driver for the browser tests (tests/api/browser.rs), node and
-# the pinned npm packages of tests/js for the GraphQL protocol tests (tests/api/graphql_protocol.rs).
-TEST_TOOLS ?= diesel chromium node
+# the pinned npm packages of tests/js for the GraphQL protocol tests (tests/api/graphql_protocol.rs),
+# kubernetes-validate (PyPI, in target/tools-venv) for the manifest checks (tests/api/k8s.rs),
+# schemathesis (pinned, in a virtual environment under target/) for tests/api/schemathesis.rs.
+TEST_TOOLS ?= diesel chromium node kubernetes-validate schemathesis
 
 # Passed to `make run` only; `make test` sees only the TEST_* variables.
 RUN_VARS := PROFILE DATABASE_URL REDIS_URL BOOKSTORE_ADDR BOOKSTORE_ADMIN_USERNAME BOOKSTORE_ADMIN_PASSWORD \
@@ -57,12 +59,16 @@ fmt: ## format the code with cargo fmt
 services: ## install (when missing) and start PostgreSQL 15 and Redis
 	@bash scripts/services.sh
 
-tools: ## check the Rust toolchain; install diesel_cli, chromium, chromedriver and node when missing
+tools: ## check the Rust toolchain; install diesel_cli, chromium, chromedriver, node, kubernetes-validate and schemathesis when missing
 	@bash scripts/tools.sh lint $(TEST_TOOLS)
 
 build: ## cargo build of the server (PROFILE=release or dev)
 	@bash scripts/tools.sh rust
 	cargo build $(if $(filter release,$(PROFILE)),--release,) --bin bookstore
+
+.PHONY: faults
+faults: ## the fault suite (tests/faults, ~2 min once built): PostgreSQL/Redis/replica faults on private instances, one FAULT line each (ARGS=filter)
+	@env -u DATABASE_URL -u REDIS_URL bash scripts/faults.sh $(ARGS)
 
 .PHONY: bench
 bench: ## W1-W5 with wrk on the release build, then the peers of ../shared/bench and the target ratios (ARGS=--no-peers: ours only)

@@ -13,9 +13,12 @@ export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 
 # Tools the test suite runs: `diesel print-schema` checks src/db/schema.rs against the migrations;
 # the browser tests drive Debian's chromium through chromedriver (they fail, not skip, without them);
-# the GraphQL protocol tests run node on tests/js (the graphql-http audit, the graphql-ws client).
+# the GraphQL protocol tests run node on tests/js (the graphql-http audit, the graphql-ws client);
+# tests/api/k8s.rs validates deploy/k8s with kubernetes-validate (path below; it fails without it);
+# the contract test runs schemathesis against the served OpenAPI document.
 # shellcheck disable=SC2086
-bash scripts/tools.sh ${TEST_TOOLS:-diesel chromium node}
+bash scripts/tools.sh ${TEST_TOOLS:-diesel chromium node kubernetes-validate schemathesis}
+export BOOKSTORE_K8S_VALIDATE="${BOOKSTORE_K8S_VALIDATE:-${BOOKSTORE_TOOLS_VENV:-$PWD/target/tools-venv}/bin/kubernetes-validate}"
 bash scripts/services.sh
 
 printf '[test] cargo test (TEST_DATABASE_URL=%s, TEST_REDIS_URL=%s)\n' \

@@ -10,7 +10,11 @@
 #     nginx      Debian's nginx (for tests that put nginx in front of several servers)
 #     node       Debian's nodejs and npm, and the pinned packages of tests/js (`npm ci`): the
 #                graphql-http audit and the graphql-ws client the GraphQL protocol tests run
+#     kubernetes-validate  PyPI's kubernetes-validate (pinned) in a venv under target/tools-venv, for
+#                the manifest checks of tests/api/k8s.rs (needs python3 with venv, and PyPI)
 #     make       GNU make
+#     schemathesis  schemathesis (pinned) in a Python virtual environment under target/, for the
+#                API contract test (tests/api/schemathesis.rs)
 set -euo pipefail
 
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
@@ -100,7 +104,48 @@ need_node() {
   fi
 }
 
+# kubernetes-validate: schemas of every Kubernetes release bundled, so validation works offline once
+# installed. One exact version; the venv is rebuilt when it holds another.
+K8S_VALIDATE_VERSION=1.37.0
+K8S_VALIDATE_VENV="${BOOKSTORE_TOOLS_VENV:-$(cd "$(dirname "$0")/.." && pwd)/target/tools-venv}"
+need_kubernetes_validate() {
+  local bin="$K8S_VALIDATE_VENV/bin/kubernetes-validate"
+  if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "$K8S_VALIDATE_VERSION" ]; then return 0; fi
+  command -v python3 >/dev/null || apt_install python3
+  # Debian splits venv (and its bundled pip) out of python3.
+  local probe; probe="$(mktemp -d)"
+  python3 -m venv "$probe/v" >/dev/null 2>&1 || apt_install python3-venv
+  rm -rf "$probe"
+  say "installing kubernetes-validate==$K8S_VALIDATE_VERSION into $K8S_VALIDATE_VENV"
+  rm -rf "$K8S_VALIDATE_VENV"
+  python3 -m venv "$K8S_VALIDATE_VENV" || die "python3 -m venv $K8S_VALIDATE_VENV failed: install python3-venv"
+  "$K8S_VALIDATE_VENV/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$K8S_VALIDATE_VERSION" \
+    || die "pip install kubernetes-validate==$K8S_VALIDATE_VERSION failed: check access to PyPI (pypi.org)"
+  [ "$("$bin" --version 2>/dev/null)" = "$K8S_VALIDATE_VERSION" ] \
+    || die "$bin does not report version $K8S_VALIDATE_VERSION after installing it"
+}
+
 need_make() { command -v make >/dev/null || apt_install make; }
+
+# The version the contract test was written against; bump it deliberately (its checks change).
+SCHEMATHESIS_VERSION=4.32.5
+need_schemathesis() {
+  local venv="${BOOKSTORE_SCHEMATHESIS_VENV:-$(cd "$(dirname "$0")/.." && pwd)/target/schemathesis-venv}"
+  local bin="$venv/bin/schemathesis"
+  if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+    return 0
+  fi
+  command -v python3 >/dev/null || apt_install python3
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt_install python3-venv
+  fi
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv $venv failed (Debian: apt-get install python3-venv)"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+    || die "pip install schemathesis==$SCHEMATHESIS_VERSION failed: check access to pypi.org"
+  "$bin" --version >/dev/null || die "$bin does not run"
+}
 
 need_rust
 for tool in "$@"; do
@@ -112,7 +157,9 @@ for tool in "$@"; do
     nginx) need_nginx ;;
     node) need_node ;;
     make) need_make ;;
-    *) die "unknown tool '$tool' (known: rust lint diesel chromium nginx node make)" ;;
+    kubernetes-validate) need_kubernetes_validate ;;
+    schemathesis) need_schemathesis ;;
+    *) die "unknown tool '$tool' (known: rust lint diesel chromium nginx node make kubernetes-validate schemathesis)" ;;
   esac
 done
 say "ready: $(cargo --version)${*:+; checked: $*}"

@@ -18,6 +18,8 @@ pub struct App {
     /// Where writes' commit positions are recorded, for reads from standbys.
     pub positions: Arc<crate::service::freshness::WritePositions>,
     pub limiter: crate::ratelimit::RateLimiter,
+    /// Whose `X-Forwarded-For` is believed (parsed once from `BOOKSTORE_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
     pub shutdown: crate::server::Shutdown,
 }
 
@@ -56,10 +58,12 @@ impl App {
             config.rate_limit_enabled,
             config.rate_limits.clone(),
             redis,
-            &config.trusted_proxies,
-        )?;
+        );
+        let trusted_proxies =
+            crate::http::client_ip::TrustedProxies::parse(&config.trusted_proxies)?;
         Ok(Arc::new(App {
             limiter,
+            trusted_proxies,
             shutdown: crate::server::Shutdown::default(),
             config,
             db,

@@ -214,6 +214,9 @@ impl From<diesel::result::Error> for AppError {
                 )])
             }
             E::DatabaseError(K::ClosedConnection, _) => AppError::Unavailable,
+            // A write reached a server that is (now) a read-only standby: a failover is under
+            // way, and the pool's next connection finds the new primary.
+            E::DatabaseError(K::ReadOnlyTransaction, _) => AppError::Unavailable,
             E::DatabaseError(_, ref info) if is_unavailable_message(info.message()) => {
                 AppError::Unavailable
             }

@@ -57,7 +57,7 @@ pub fn router(
     let body_limit = state.config.body_limit_bytes;
     let router = http::routes()
         .merge(graphql::routes(&state))
-        .route("/metrics", axum::routing::get(metrics::endpoint))
+        .route("/metrics", axum::routing::get(http::ops::metrics))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::middleware::request_context,

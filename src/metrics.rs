@@ -26,13 +26,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_graphql::parser::types::OperationType;
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use http::{header, Method, StatusCode};
+use http::{Method, StatusCode};
 use metrics::{counter, gauge, histogram, Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::app::AppState;
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -289,40 +285,12 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// `GET /metrics`: the Prometheus text exposition, with the pool gauges read now.
-pub async fn endpoint(State(app): State<AppState>) -> Response {
-    let status = app.db.status();
+/// Sets the pool gauges from `status` (read at scrape time) and renders every metric in the
+/// Prometheus text format.
+pub fn render(status: deadpool::Status) -> String {
     gauge!("bookstore_db_pool_size").set(status.size as f64);
     gauge!("bookstore_db_pool_available").set(status.available as f64);
     gauge!("bookstore_db_pool_waiting").set(status.waiting as f64);
     gauge!("bookstore_db_pool_max_size").set(status.max_size as f64);
-    for replica in &app.db.replicas().list {
-        let state = replica.state();
-        let name = replica.name.clone();
-        let up = state.status == crate::db::replicas::ReplicaStatus::Up;
-        gauge!("bookstore_db_replica_up", "replica" => name.clone()).set(if up {
-            1.0
-        } else {
-            0.0
-        });
-        gauge!("bookstore_db_replica_lag_seconds", "replica" => name.clone())
-            .set(state.lag.map_or(f64::NAN, |l| l.as_secs_f64()));
-        let pool = replica.pool_status();
-        gauge!("bookstore_db_replica_pool_size", "replica" => name.clone()).set(pool.size as f64);
-        gauge!("bookstore_db_replica_pool_available", "replica" => name.clone())
-            .set(pool.available as f64);
-        gauge!("bookstore_db_replica_pool_waiting", "replica" => name).set(pool.waiting as f64);
-    }
-    let body = install().map(PrometheusHandle::render).unwrap_or_default();
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response()
+    install().map(PrometheusHandle::render).unwrap_or_default()
 }

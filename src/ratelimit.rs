@@ -17,22 +17,19 @@
 //! limits to per-process ones, never fails a request, and costs a request at most one wait per
 //! breaker window.
 //!
-//! The client IP is the TCP peer, or, when the peer is one of `BOOKSTORE_TRUSTED_PROXIES`, the
-//! right-most `X-Forwarded-For` entry that is not a trusted proxy (the left part of the header is
-//! whatever the client wrote, so it is never believed).
+//! The client IP is worked out by the HTTP door (`crate::http::client_ip`): the TCP peer, or the
+//! forwarded client when the peer is one of `BOOKSTORE_TRUSTED_PROXIES`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::redis_handle::RedisHandle;
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
-use http::HeaderMap;
 
 use crate::config::{RateLimits, RateQuota};
 
@@ -84,121 +81,6 @@ impl Refused {
         let ms = self.retry_after.as_millis() as u64;
         ms.div_ceil(1000).max(1)
     }
-}
-
-/// An IP network (`10.0.0.0/8`, `::1/128`); a bare address is a /32 or /128.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl FromStr for IpNet {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP address or CIDR"))?;
-        let addr = addr.to_canonical();
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{s:?} has a bad prefix length"))?,
-        };
-        Ok(IpNet { addr, prefix })
-    }
-}
-
-/// The proxies whose `X-Forwarded-For` is believed.
-#[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
-
-impl TrustedProxies {
-    pub fn parse(entries: &[String]) -> anyhow::Result<TrustedProxies> {
-        entries
-            .iter()
-            .map(|e| {
-                e.parse::<IpNet>()
-                    .map_err(|m| anyhow::anyhow!("BOOKSTORE_TRUSTED_PROXIES: {m}"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()
-            .map(TrustedProxies)
-    }
-
-    pub fn is_trusted(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|n| n.contains(ip))
-    }
-
-    /// The client behind `peer`: `peer` itself unless it is trusted; otherwise the right-most
-    /// `X-Forwarded-For` hop that is not trusted (or the left-most hop, when all are trusted).
-    /// A malformed hop stops the walk at the last good address.
-    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let peer = peer.to_canonical();
-        if !self.is_trusted(peer) {
-            return peer;
-        }
-        let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .collect();
-        let mut client = peer;
-        for hop in hops.iter().rev() {
-            match parse_hop(hop) {
-                Some(ip) => {
-                    client = ip;
-                    if !self.is_trusted(ip) {
-                        break;
-                    }
-                }
-                None => break,
-            }
-        }
-        client
-    }
-}
-
-/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:80`.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    let hop = hop.trim();
-    if let Ok(ip) = hop.parse::<IpAddr>() {
-        return Some(ip.to_canonical());
-    }
-    if let Ok(sa) = hop.parse::<std::net::SocketAddr>() {
-        return Some(sa.ip().to_canonical());
-    }
-    None
 }
 
 /// GCRA in Redis: KEYS[1] holds the theoretical arrival time (ms, Redis clock). ARGV: the
@@ -254,7 +136,6 @@ pub struct RateLimiter {
     limits: RateLimits,
     local: HashMap<Scope, DefaultKeyedRateLimiter<String>>,
     redis: Option<RedisLimiter>,
-    proxies: TrustedProxies,
     checks: AtomicU64,
 }
 
@@ -276,14 +157,8 @@ fn governor_quota(q: RateQuota) -> Quota {
 }
 
 impl RateLimiter {
-    /// Builds the limiter; a bad `BOOKSTORE_TRUSTED_PROXIES` entry or `REDIS_URL` is an error.
-    pub fn new(
-        enabled: bool,
-        limits: RateLimits,
-        redis: Option<Arc<RedisHandle>>,
-        trusted_proxies: &[String],
-    ) -> anyhow::Result<RateLimiter> {
-        let proxies = TrustedProxies::parse(trusted_proxies)?;
+    /// Builds the limiter (in process, and in Redis through `redis` when given).
+    pub fn new(enabled: bool, limits: RateLimits, redis: Option<Arc<RedisHandle>>) -> RateLimiter {
         let local = Scope::ALL
             .iter()
             .map(|s| {
@@ -300,14 +175,13 @@ impl RateLimiter {
             }),
             _ => None,
         };
-        Ok(RateLimiter {
+        RateLimiter {
             enabled,
             limits,
             local,
             redis,
-            proxies,
             checks: AtomicU64::new(0),
-        })
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -316,10 +190,6 @@ impl RateLimiter {
 
     pub fn limits(&self) -> &RateLimits {
         &self.limits
-    }
-
-    pub fn trusted_proxies(&self) -> &TrustedProxies {
-        &self.proxies
     }
 
     /// Counts one request against `scope`/`key`; `Err` when it is over the limit.
@@ -382,69 +252,6 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn proxies(list: &[&str]) -> TrustedProxies {
-        TrustedProxies::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
-    }
-
-    fn xff(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn cidrs_match() {
-        let n: IpNet = "10.0.0.0/8".parse().unwrap();
-        assert!(n.contains("10.1.2.3".parse().unwrap()));
-        assert!(!n.contains("11.0.0.1".parse().unwrap()));
-        assert!(n.contains("::ffff:10.0.0.1".parse().unwrap()));
-        let n: IpNet = "2001:db8::/32".parse().unwrap();
-        assert!(n.contains("2001:db8:1::1".parse().unwrap()));
-        assert!(!n.contains("2001:db9::1".parse().unwrap()));
-        let all: IpNet = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains("192.0.2.1".parse().unwrap()));
-        let one: IpNet = "127.0.0.1".parse().unwrap();
-        assert!(one.contains("127.0.0.1".parse().unwrap()));
-        assert!(!one.contains("127.0.0.2".parse().unwrap()));
-        for bad in ["10.0.0.0/33", "nope", "::1/129", "1.2.3.4/x"] {
-            assert!(bad.parse::<IpNet>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let p = proxies(&["127.0.0.1", "10.0.0.0/8"]);
-        let peer: IpAddr = "127.0.0.1".parse().unwrap();
-        let stranger: IpAddr = "198.51.100.7".parse().unwrap();
-        // Untrusted peer: its header is ignored.
-        assert_eq!(p.client_ip(stranger, &xff(&["203.0.113.9"])), stranger);
-        // Trusted peer: the right-most untrusted hop, whatever the client put on the left.
-        assert_eq!(
-            p.client_ip(peer, &xff(&["1.1.1.1, 203.0.113.9, 10.0.0.5"])),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
-        );
-        // Several headers count as one list.
-        assert_eq!(
-            p.client_ip(peer, &xff(&["1.1.1.1", "203.0.113.9:4711"])),
-            "203.0.113.9".parse::<IpAddr>().unwrap()
-        );
-        // No header: the proxy itself.
-        assert_eq!(p.client_ip(peer, &HeaderMap::new()), peer);
-        // Garbage stops the walk at the last good hop.
-        assert_eq!(
-            p.client_ip(peer, &xff(&["203.0.113.9, garbage"])),
-            peer,
-            "a malformed right-most hop is not skipped"
-        );
-        assert_eq!(
-            p.client_ip(peer, &xff(&["[2001:db8::1]:80"])),
-            "2001:db8::1".parse::<IpAddr>().unwrap()
-        );
-    }
 
     #[tokio::test]
     async fn local_limits_refuse_with_a_retry_hint() {
@@ -452,7 +259,7 @@ mod tests {
             ip: RateQuota::new(1, Duration::from_secs(60), 2),
             ..RateLimits::default()
         };
-        let l = RateLimiter::new(true, limits, None, &[]).unwrap();
+        let l = RateLimiter::new(true, limits, None);
         assert!(l.check(Scope::Ip, "a").await.is_ok());
         assert!(l.check(Scope::Ip, "a").await.is_ok());
         let refused = l.check(Scope::Ip, "a").await.unwrap_err();
@@ -463,7 +270,7 @@ mod tests {
         // Other keys have their own budget.
         assert!(l.check(Scope::Ip, "b").await.is_ok());
         // Off means off.
-        let off = RateLimiter::new(false, RateLimits::default(), None, &[]).unwrap();
+        let off = RateLimiter::new(false, RateLimits::default(), None);
         for _ in 0..1000 {
             assert!(off.check(Scope::Login, "x").await.is_ok());
         }

@@ -1,5 +1,5 @@
 //! Validated domain values. Each type can only hold what the contract allows ("parse, don't
-//! validate"); the service layer builds them from request input with [`validate::Fields`].
+//! validate"); the service layer builds them from client inputs with [`validate::Check`].
 
 mod enums;
 mod isbn;

@@ -127,6 +127,9 @@ pub fn gql_error(e: AppError) -> async_graphql::Error {
         }
         if let AppError::OutcomeUnknown = &e {
             ext.set("outcome", "unknown");
+        }
+        if let AppError::Unavailable | AppError::OutcomeUnknown = &e {
+            // As REST's `Retry-After`: the database is unreachable or saturated for now.
             ext.set("retryAfter", 1);
         }
     })

@@ -513,14 +513,8 @@ async fn graphql_ws(
                     let actor = match token {
                         None => None,
                         Some(value) => {
-                            let mut h = HeaderMap::new();
-                            let v = HeaderValue::from_str(&value)
+                            let token = crate::service::auth::bearer_credentials(&value)
                                 .map_err(|_| async_graphql::Error::new("invalid token"))?;
-                            h.insert(header::AUTHORIZATION, v);
-                            let token = bearer_token(&h)
-                                .ok()
-                                .flatten()
-                                .ok_or_else(|| async_graphql::Error::new("invalid token"))?;
                             let ctx = Ctx {
                                 actor: None,
                                 stats: stats.clone(),

@@ -4,10 +4,13 @@ use async_graphql::{Context, Object, ID};
 
 use super::context::{app, request_ctx, GqlResult, RoleGuard};
 use super::types::{
-    parse_id, AuthPayload, Author, Book, CreateAuthorInput, CreateBookInput, CreateMagazineInput,
+    AuthPayload, Author, Book, CreateAuthorInput, CreateBookInput, CreateMagazineInput,
     CreateUserInput, Magazine, UpdateBookInput, UpdateMagazineInput, User,
 };
-use crate::service::{books::isbn_param, ADMINS, EDITORS};
+use crate::service::input::{
+    AuthorInput, AuthorRename, BookInput, BookUpdate, MagazineInput, Received, UserInput,
+};
+use crate::service::{ADMINS, EDITORS};
 
 pub struct MutationRoot;
 
@@ -40,7 +43,7 @@ impl MutationRoot {
         input: CreateBookInput,
     ) -> async_graphql::Result<Book> {
         app(ctx)
-            .create_book(&request_ctx(ctx), &input.to_json()?)
+            .create_book(&request_ctx(ctx), Received::from(BookInput::from(input)))
             .await
             .map(Book::from)
             .gql()
@@ -55,12 +58,11 @@ impl MutationRoot {
         input: UpdateBookInput,
         expected_version: Option<i32>,
     ) -> async_graphql::Result<Book> {
-        let isbn = isbn_param(&isbn, "isbn").gql()?;
         app(ctx)
             .update_book(
                 &request_ctx(ctx),
                 &isbn,
-                &input.to_json()?,
+                Received::from(BookUpdate::from(input)),
                 expected_version,
                 true,
             )
@@ -71,7 +73,6 @@ impl MutationRoot {
 
     #[graphql(guard = "RoleGuard(ADMINS)")]
     async fn delete_book(&self, ctx: &Context<'_>, isbn: String) -> async_graphql::Result<bool> {
-        let isbn = isbn_param(&isbn, "isbn").gql()?;
         app(ctx)
             .delete_book(&request_ctx(ctx), &isbn, None)
             .await
@@ -86,7 +87,7 @@ impl MutationRoot {
         input: CreateAuthorInput,
     ) -> async_graphql::Result<Author> {
         app(ctx)
-            .create_author(&request_ctx(ctx), &input.to_json())
+            .create_author(&request_ctx(ctx), Received::from(AuthorInput::from(input)))
             .await
             .map(Author)
             .gql()
@@ -100,10 +101,14 @@ impl MutationRoot {
         name: String,
         expected_version: Option<i32>,
     ) -> async_graphql::Result<Author> {
-        let id = parse_id(&id, "id")?;
-        let input = serde_json::json!({ "name": name });
+        let input = AuthorRename { name: name.into() };
         app(ctx)
-            .update_author(&request_ctx(ctx), id, &input, expected_version, true)
+            .update_author(
+                &request_ctx(ctx),
+                &id,
+                Received::from(input),
+                expected_version,
+            )
             .await
             .map(Author)
             .gql()
@@ -111,9 +116,8 @@ impl MutationRoot {
 
     #[graphql(guard = "RoleGuard(ADMINS)")]
     async fn delete_author(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let id = parse_id(&id, "id")?;
         app(ctx)
-            .delete_author(&request_ctx(ctx), id, None)
+            .delete_author(&request_ctx(ctx), &id, None)
             .await
             .map(|_| true)
             .gql()
@@ -126,7 +130,10 @@ impl MutationRoot {
         input: CreateMagazineInput,
     ) -> async_graphql::Result<Magazine> {
         app(ctx)
-            .create_magazine(&request_ctx(ctx), &input.to_json())
+            .create_magazine(
+                &request_ctx(ctx),
+                Received::from(MagazineInput::from(input)),
+            )
             .await
             .map(Magazine)
             .gql()
@@ -140,12 +147,11 @@ impl MutationRoot {
         input: UpdateMagazineInput,
         expected_version: Option<i32>,
     ) -> async_graphql::Result<Magazine> {
-        let id = parse_id(&id, "id")?;
         app(ctx)
             .update_magazine(
                 &request_ctx(ctx),
-                id,
-                &input.to_json(),
+                &id,
+                Received::from(MagazineInput::from(input)),
                 expected_version,
                 true,
             )
@@ -156,9 +162,8 @@ impl MutationRoot {
 
     #[graphql(guard = "RoleGuard(ADMINS)")]
     async fn delete_magazine(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let id = parse_id(&id, "id")?;
         app(ctx)
-            .delete_magazine(&request_ctx(ctx), id, None)
+            .delete_magazine(&request_ctx(ctx), &id, None)
             .await
             .map(|_| true)
             .gql()
@@ -171,7 +176,7 @@ impl MutationRoot {
         input: CreateUserInput,
     ) -> async_graphql::Result<User> {
         app(ctx)
-            .create_user(&request_ctx(ctx), &input.to_json())
+            .create_user(&request_ctx(ctx), Received::from(UserInput::from(input)))
             .await
             .map(User)
             .gql()

@@ -9,8 +9,7 @@ use super::types::{
     parse_id, Author, AuthorConnection, Book, BookConnection, BookFilter, BookOrder, Magazine,
     MagazineConnection, User,
 };
-use crate::domain::{BookSort, Category, SortOrder};
-use crate::repo;
+use crate::domain::Category;
 use crate::service::{books as book_service, PageArgs};
 
 pub struct QueryRoot;
@@ -28,7 +27,7 @@ impl QueryRoot {
             .map(Book::from))
     }
 
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::service::page_size_estimate(first) * child_complexity + 1")]
     async fn books(
         &self,
         ctx: &Context<'_>,
@@ -40,7 +39,7 @@ impl QueryRoot {
         let first = check_first(first)?;
         let mut args = book_service::BookListArgs::default();
         if let Some(f) = filter {
-            args.filter = repo::books::BookFilter {
+            args.filter = book_service::BookFilter {
                 category: f.category,
                 year: f.year,
                 author_id: f
@@ -48,14 +47,14 @@ impl QueryRoot {
                     .as_ref()
                     .map(|id| parse_id(id, "authorId"))
                     .transpose()?,
-                title_contains: f.title_contains.filter(|t| !t.trim().is_empty()),
+                title_contains: f.title_contains,
             };
         }
-        let (sort, order) = order_by
-            .map(|o| (o.field, o.direction))
-            .unwrap_or((BookSort::Isbn, SortOrder::Asc));
-        args.sort = Some(sort);
-        args.order = Some(order);
+        if let Some(o) = order_by {
+            args.sort = Some(o.field);
+            args.order = Some(o.direction);
+        }
+        let (sort, order) = (args.sort(), args.order());
         let page = app(ctx)
             .list_books(
                 &request_ctx(ctx),
@@ -85,7 +84,7 @@ impl QueryRoot {
             .map(Author))
     }
 
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::service::page_size_estimate(first) * child_complexity + 1")]
     async fn authors(
         &self,
         ctx: &Context<'_>,
@@ -94,14 +93,10 @@ impl QueryRoot {
         name_contains: Option<String>,
     ) -> async_graphql::Result<AuthorConnection> {
         let first = check_first(first)?;
-        let name = name_contains
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
         let page = app(ctx)
             .list_authors(
                 &request_ctx(ctx),
-                name,
+                name_contains.as_deref(),
                 &PageArgs::graphql(Some(first), after),
             )
             .await
@@ -118,7 +113,7 @@ impl QueryRoot {
         }
     }
 
-    #[graphql(complexity = "first.unwrap_or(20).clamp(0, 100) as usize * child_complexity + 1")]
+    #[graphql(complexity = "crate::service::page_size_estimate(first) * child_complexity + 1")]
     async fn magazines(
         &self,
         ctx: &Context<'_>,
@@ -127,7 +122,7 @@ impl QueryRoot {
         category: Option<Category>,
     ) -> async_graphql::Result<MagazineConnection> {
         let first = check_first(first)?;
-        let filter = repo::magazines::MagazineFilter {
+        let filter = crate::service::magazines::MagazineFilter {
             category,
             ..Default::default()
         };

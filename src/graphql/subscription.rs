@@ -62,7 +62,7 @@ impl SubscriptionRoot {
                 Ok(event) => match &wanted {
                     Some(isbn) if *isbn != event.isbn => None,
                     _ => Some(Ok(BookChange {
-                        kind: event.kind,
+                        kind: event.kind.into(),
                         isbn: event.isbn.clone(),
                         book: event.book.clone().map(Book::from),
                     })),

@@ -9,20 +9,25 @@ use axum::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::books::{cached_entity, created};
-use super::extract::{etag, if_match, Auth, IfNoneMatch, JsonBody, Params};
+use super::books::{cached_entity, created, public_page};
+use super::extract::{etag, if_match, Auth, IfNoneMatch, JsonInput, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
+use crate::domain::{Category, SortOrder};
 use crate::error::AppError;
 use crate::model::{Author, Book, Page};
-use crate::service::{authors::author_id_param, PageArgs};
+use crate::service::input::{AuthorInput, AuthorPatch, AuthorRename};
+use crate::service::{id_param, PageArgs};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorsQuery {
-    /// Case-insensitive substring of the name
+    /// Case-insensitive substring of the name (at most 200 characters)
     name: Option<String>,
+    /// Page size (default 20)
+    #[param(value_type = Option<i32>)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page
     cursor: Option<String>,
 }
 
@@ -30,24 +35,15 @@ pub struct AuthorsQuery {
 #[into_params(parameter_in = Query)]
 pub struct AuthorBooksQuery {
     /// asc (default) or desc, by year then isbn
+    #[param(value_type = Option<SortOrder>)]
     order: Option<String>,
+    #[param(value_type = Option<Category>)]
     category: Option<String>,
+    /// Page size (default 20)
+    #[param(value_type = Option<i32>)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page
     cursor: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct AuthorRequest {
-    name: String,
-    bio: Option<String>,
-    born_year: Option<i32>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct RenameRequest {
-    name: String,
 }
 
 #[utoipa::path(get, path = "/v1/authors", tag = "authors", params(AuthorsQuery),
@@ -56,10 +52,11 @@ pub async fn list_authors(
     State(app): State<AppState>,
     Auth(ctx): Auth,
     Params(q): Params<AuthorsQuery>,
-) -> Result<Json<Page<Author>>, AppError> {
+) -> Result<Response, AppError> {
     let page = PageArgs::rest(params::int("limit", &q.limit)?, q.cursor);
-    let name = q.name.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    Ok(Json(app.list_authors(&ctx, name, &page).await?))
+    Ok(public_page(
+        app.list_authors(&ctx, q.name.as_deref(), &page).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/author/{id}", tag = "authors", params(("id" = i64, Path)),
@@ -70,7 +67,7 @@ pub async fn get_author(
     Path(id): Path<String>,
     condition: IfNoneMatch,
 ) -> Result<Response, AppError> {
-    let author = app.author_json(&ctx, author_id_param(&id, "id")?).await?;
+    let author = app.author_json(&ctx, id_param(&id, "id")?).await?;
     Ok(cached_entity(&condition, author))
 }
 
@@ -81,24 +78,24 @@ pub async fn author_books(
     Auth(ctx): Auth,
     Path(id): Path<String>,
     Params(q): Params<AuthorBooksQuery>,
-) -> Result<Json<Page<Book>>, AppError> {
-    let id = author_id_param(&id, "id")?;
+) -> Result<Response, AppError> {
+    let id = id_param(&id, "id")?;
     let category = params::category("category", &q.category)?;
     let order = params::order("order", &q.order)?;
     let page = PageArgs::rest(params::int("limit", &q.limit)?, q.cursor);
-    Ok(Json(
+    Ok(public_page(
         app.author_books(&ctx, id, category, order, &page).await?,
     ))
 }
 
-#[utoipa::path(post, path = "/v1/author", tag = "authors", request_body = AuthorRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/author", tag = "authors", request_body = AuthorInput, security(("bearer" = [])),
     responses((status = 201, body = Author), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_author(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    JsonBody(body): JsonBody,
+    body: JsonInput<AuthorInput>,
 ) -> Result<Response, AppError> {
-    let author = app.create_author(&ctx, &body).await?;
+    let author = app.create_author(&ctx, body).await?;
     Ok(created(
         format!("/v1/author/{}", author.id),
         author.version,
@@ -110,7 +107,7 @@ fn updated(author: Author) -> Response {
     ([(header::ETAG, etag(author.version))], Json(author)).into_response()
 }
 
-#[utoipa::path(patch, path = "/v1/author/{id}/name", tag = "authors", request_body = RenameRequest,
+#[utoipa::path(patch, path = "/v1/author/{id}/name", tag = "authors", request_body = AuthorRename,
     params(("id" = i64, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])),
     responses((status = 200, body = Author), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
@@ -119,16 +116,15 @@ pub async fn rename_author(
     Auth(ctx): Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    body: JsonInput<AuthorRename>,
 ) -> Result<Response, AppError> {
-    let id = author_id_param(&id, "id")?;
     Ok(updated(
-        app.update_author(&ctx, id, &body, if_match(&headers), true)
+        app.update_author(&ctx, &id, body, if_match(&headers))
             .await?,
     ))
 }
 
-#[utoipa::path(patch, path = "/v1/author/{id}", tag = "authors", request_body = AuthorRequest,
+#[utoipa::path(patch, path = "/v1/author/{id}", tag = "authors", request_body = AuthorPatch,
     params(("id" = i64, Path), ("If-Match" = Option<String>, Header)), security(("bearer" = [])),
     responses((status = 200, body = Author), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
@@ -137,11 +133,10 @@ pub async fn patch_author(
     Auth(ctx): Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    body: JsonInput<AuthorPatch>,
 ) -> Result<Response, AppError> {
-    let id = author_id_param(&id, "id")?;
     Ok(updated(
-        app.update_author(&ctx, id, &body, if_match(&headers), false)
+        app.update_author(&ctx, &id, body, if_match(&headers))
             .await?,
     ))
 }
@@ -156,7 +151,6 @@ pub async fn delete_author(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
-    app.delete_author(&ctx, author_id_param(&id, "id")?, if_match(&headers))
-        .await?;
+    app.delete_author(&ctx, &id, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

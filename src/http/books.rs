@@ -9,32 +9,39 @@ use axum::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::extract::{etag, if_match, if_none_match, Auth, IfNoneMatch, JsonBody, Params};
+use super::extract::{etag, if_match, if_none_match, Auth, IfNoneMatch, JsonInput, Params};
 use super::{params, problem::Problem};
 use crate::app::AppState;
+use crate::domain::{BookSort, Category, SortOrder};
 use crate::error::AppError;
 use crate::model::{Book, Page};
-use crate::repo::books::BookFilter;
+use crate::service::books::BookFilter;
 use crate::service::cached::CachedJson;
+use crate::service::input::{BookInput, BookUpdate};
 use crate::service::{books::isbn_param, books::BookListArgs, PageArgs};
 use http::{HeaderName, HeaderValue};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BooksQuery {
-    /// fiction, non_fiction, science, history, children, technology, fantasy or biography
+    #[param(value_type = Option<Category>)]
     category: Option<String>,
     /// Publication year
+    #[param(value_type = Option<i32>)]
     year: Option<String>,
     /// Only books by this author
+    #[param(value_type = Option<i64>, minimum = 1)]
     author_id: Option<String>,
-    /// Case-insensitive title substring
+    /// Case-insensitive title substring (at most 200 characters)
     q: Option<String>,
-    /// isbn (default), title, year or price
+    /// Sort field (default isbn)
+    #[param(value_type = Option<BookSort>)]
     sort: Option<String>,
     /// asc (default) or desc
+    #[param(value_type = Option<SortOrder>)]
     order: Option<String>,
-    /// 1..=100, default 20
+    /// Page size (default 20)
+    #[param(value_type = Option<i32>)]
     limit: Option<String>,
     /// `next_cursor` of the previous page
     cursor: Option<String>,
@@ -68,12 +75,18 @@ pub fn cached_entity(condition: &IfNoneMatch, entity: CachedJson) -> Response {
 
 // Constants: `from_static` outside a const context validates its bytes on every call.
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
-/// Clients may keep a copy but must revalidate it, so no one reads it stale after a write.
-const REVALIDATE: HeaderValue = HeaderValue::from_static("public, no-cache");
+/// Clients may keep a copy but must revalidate it, so no one reads it stale after a write. Sent
+/// on every public read (single resources and lists).
+pub const REVALIDATE: HeaderValue = HeaderValue::from_static("public, no-cache");
 const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 
 /// Headers a cached read ends up with (see [`cached_entity`]).
 const RESPONSE_HEADERS: usize = 12;
+
+/// A public list page: clients may keep it but must revalidate (like single resources).
+pub fn public_page<T: serde::Serialize>(page: T) -> Response {
+    ([(header::CACHE_CONTROL, REVALIDATE)], Json(page)).into_response()
+}
 
 pub fn created<T: serde::Serialize>(location: String, version: i32, body: &T) -> Response {
     let mut res = (
@@ -101,7 +114,7 @@ pub async fn list_books(
             category: params::category("category", &q.category)?,
             year: params::int32("year", &q.year)?,
             author_id: params::id("author_id", &q.author_id)?,
-            title_contains: q.q.filter(|s| !s.trim().is_empty()),
+            title_contains: q.q,
         },
         sort: params::book_sort("sort", &q.sort)?,
         order: params::order("order", &q.order)?,
@@ -110,7 +123,14 @@ pub async fn list_books(
     let page = app.list_books_shared(&ctx, &args, &page).await?;
     // The shared page's JSON, rendered once per cached page.
     let body = page.json().map_err(AppError::internal)?;
-    Ok(([(header::CONTENT_TYPE, APPLICATION_JSON)], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, APPLICATION_JSON),
+            (header::CACHE_CONTROL, REVALIDATE),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/v1/book", tag = "books", params(BooksQuery),
@@ -140,33 +160,7 @@ pub async fn get_book(
     Ok(cached_entity(&condition, app.book_json(&ctx, &isbn).await?))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct CreateBookRequest {
-    #[schema(example = "978-0-306-40615-7")]
-    isbn: String,
-    title: String,
-    category: crate::domain::Category,
-    #[schema(example = 2020)]
-    year: i32,
-    price_cents: i32,
-    stock: i32,
-    #[schema(example = json!([1]))]
-    author_ids: Vec<i64>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct ReplaceBookRequest {
-    title: String,
-    category: crate::domain::Category,
-    year: i32,
-    price_cents: i32,
-    stock: i32,
-    author_ids: Vec<i64>,
-}
-
-#[utoipa::path(post, path = "/v1/book", tag = "books", request_body = CreateBookRequest,
+#[utoipa::path(post, path = "/v1/book", tag = "books", request_body = BookInput,
     security(("bearer" = [])),
     responses((status = 201, description = "Created; `Location` names it", body = Book),
               (status = 401, body = Problem), (status = 403, body = Problem),
@@ -175,9 +169,9 @@ pub struct ReplaceBookRequest {
 pub async fn create_book(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    JsonBody(body): JsonBody,
+    body: JsonInput<BookInput>,
 ) -> Result<Response, AppError> {
-    let book = app.create_book(&ctx, &body).await?;
+    let book = app.create_book(&ctx, body).await?;
     Ok(created(
         format!("/v1/book/{}", book.isbn),
         book.version,
@@ -185,7 +179,7 @@ pub async fn create_book(
     ))
 }
 
-#[utoipa::path(put, path = "/v1/book/{isbn}", tag = "books", request_body = ReplaceBookRequest,
+#[utoipa::path(put, path = "/v1/book/{isbn}", tag = "books", request_body = BookUpdate,
     params(("isbn" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag the client last saw")),
     security(("bearer" = [])),
     responses((status = 200, body = Book), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -195,11 +189,10 @@ pub async fn replace_book(
     Auth(ctx): Auth,
     Path(isbn): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    body: JsonInput<BookUpdate>,
 ) -> Result<Response, AppError> {
-    let isbn = isbn_param(&isbn, "isbn")?;
     let book = app
-        .update_book(&ctx, &isbn, &body, if_match(&headers), false)
+        .update_book(&ctx, &isbn, body, if_match(&headers), false)
         .await?;
     Ok(([(header::ETAG, etag(book.version))], Json(book)).into_response())
 }
@@ -215,7 +208,6 @@ pub async fn delete_book(
     Path(isbn): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
-    let isbn = isbn_param(&isbn, "isbn")?;
     app.delete_book(&ctx, &isbn, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

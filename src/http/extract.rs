@@ -13,10 +13,21 @@ use serde_json::Value;
 use crate::app::{AppState, Ctx};
 use crate::db::QueryStats;
 use crate::error::{AppError, AuthFailure};
+use crate::service::input::{parse_json, read_json, Input, Received};
 
-/// A JSON body as a `serde_json::Value`: 415 unless the content type is JSON, 413 over the body
-/// limit, 400 when it does not parse. Field rules are the service's.
-pub struct JsonBody(pub Value);
+/// A JSON request body for an input of type `T`, read only when the service asks for it (after
+/// its role check, see [`crate::service::input::Input`]): then 415 unless the content type is
+/// JSON, 413 over the body limit, 400 when it does not parse, 422 for every bad field.
+pub struct JsonInput<T> {
+    body: Result<Bytes, AppError>,
+    _input: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Input<T> for JsonInput<T> {
+    fn read(self) -> Result<Received<T>, AppError> {
+        read_json(&self.body?)
+    }
+}
 
 fn is_json(headers: &HeaderMap) -> bool {
     headers
@@ -58,26 +69,30 @@ where
     })
 }
 
-pub fn parse_json(bytes: &[u8]) -> Result<Value, AppError> {
-    serde_json::from_slice(bytes).map_err(|e| AppError::BadRequest {
-        param: None,
-        message: format!(
-            "malformed JSON at line {} column {}: {}",
-            e.line(),
-            e.column(),
-            json_error_kind(&e)
-        ),
-    })
-}
+impl<S: Send + Sync, T> FromRequest<S> for JsonInput<T>
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
 
-fn json_error_kind(e: &serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Eof => "unexpected end of input",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "unexpected value",
-        serde_json::error::Category::Io => "unreadable body",
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = if is_json(req.headers()) {
+            read_body(req, state).await
+        } else {
+            Err(AppError::UnsupportedMediaType(
+                "the request body must be application/json".into(),
+            ))
+        };
+        Ok(JsonInput {
+            body,
+            _input: std::marker::PhantomData,
+        })
     }
 }
+
+/// A JSON body as a `serde_json::Value`, read at once: 415 unless the content type is JSON, 413
+/// over the body limit, 400 when it does not parse (the GraphQL endpoint's body).
+pub struct JsonBody(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody
 where
@@ -171,16 +186,10 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let invalid = AppError::Unauthenticated(AuthFailure::InvalidToken);
-    let value = value.to_str().map_err(|_| invalid)?;
-    let (scheme, token) = value
-        .trim()
-        .split_once(' ')
-        .ok_or(AppError::Unauthenticated(AuthFailure::InvalidToken))?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(AppError::Unauthenticated(AuthFailure::InvalidToken));
-    }
-    Ok(Some(token.trim()))
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::Unauthenticated(AuthFailure::InvalidToken))?;
+    crate::service::auth::bearer_credentials(value).map(Some)
 }
 
 /// Query parameters; a parameter of the wrong type is a 400 naming it.

@@ -2,6 +2,7 @@
 
 pub mod authors;
 pub mod books;
+pub mod client_ip;
 pub mod compression;
 pub mod extract;
 pub mod hardening;

@@ -1,6 +1,11 @@
-//! Health, readiness and the API description.
+//! Health, readiness, metrics and the API description.
 
-use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -75,4 +80,38 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         )
             .into_response()
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition, with the pool gauges read now.
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    use metrics::gauge;
+    for replica in &app.db.replicas().list {
+        let state = replica.state();
+        let name = replica.name.clone();
+        let up = state.status == crate::db::replicas::ReplicaStatus::Up;
+        gauge!("bookstore_db_replica_up", "replica" => name.clone()).set(if up {
+            1.0
+        } else {
+            0.0
+        });
+        gauge!("bookstore_db_replica_lag_seconds", "replica" => name.clone())
+            .set(state.lag.map_or(f64::NAN, |l| l.as_secs_f64()));
+        let pool = replica.pool_status();
+        gauge!("bookstore_db_replica_pool_size", "replica" => name.clone()).set(pool.size as f64);
+        gauge!("bookstore_db_replica_pool_available", "replica" => name.clone())
+            .set(pool.available as f64);
+        gauge!("bookstore_db_replica_pool_waiting", "replica" => name).set(pool.waiting as f64);
+    }
+    let body = crate::metrics::render(app.db.status());
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
 }

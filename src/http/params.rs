@@ -23,13 +23,9 @@ pub fn int32(name: &str, raw: &Option<String>) -> AppResult<Option<i32>> {
 }
 
 pub fn id(name: &str, raw: &Option<String>) -> AppResult<Option<i64>> {
-    match int(name, raw)? {
-        Some(n) if n <= 0 => Err(AppError::bad_param(
-            name,
-            format!("{name} must be a positive id"),
-        )),
-        other => Ok(other),
-    }
+    raw.as_deref()
+        .map(|s| crate::service::id_param(s, name))
+        .transpose()
 }
 
 pub fn category(name: &str, raw: &Option<String>) -> AppResult<Option<Category>> {

@@ -82,16 +82,21 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let status = self.status();
-        let mut problem = Problem::new(status, self.public_message());
+        // `errors` only on 422 (field validation); a bad parameter (400) is named in `detail`.
+        let detail = match &self {
+            AppError::BadRequest {
+                param: Some(p),
+                message,
+            } if !message.contains(p.as_str()) => format!("{p}: {message}"),
+            other => other.public_message(),
+        };
+        let mut problem = Problem::new(status, detail);
         if let AppError::OutcomeUnknown = &self {
             problem.kind = "https://bookstore.example/problems/outcome-unknown".to_owned();
             problem.title = "Outcome Unknown".to_owned();
         }
         if let AppError::Validation(errors) = &self {
             problem.errors = Some(errors.clone());
-        }
-        if let AppError::BadRequest { param: Some(p), .. } = &self {
-            problem.errors = Some(vec![FieldError::new(p.clone(), self.public_message())]);
         }
         let mut res = problem.into_response();
         let headers = res.headers_mut();

@@ -38,11 +38,7 @@ pub async fn check(
     let client = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| {
-            app.limiter
-                .trusted_proxies()
-                .client_ip(peer.ip(), req.headers())
-        });
+        .map(|ConnectInfo(peer)| app.trusted_proxies.client_ip(peer.ip(), req.headers()));
     if let Some(ip) = client {
         req.extensions_mut().insert(ClientIp(ip));
         span.record("client_ip", tracing::field::display(ip));

@@ -9,45 +9,19 @@ use axum::{
 use serde::Deserialize;
 
 use super::books::created;
-use super::extract::{Auth, FormOrJson, JsonBody};
+use super::extract::{Auth, FormOrJson, JsonInput};
 use super::problem::Problem;
 use crate::app::AppState;
+use crate::domain::validate::Field;
 use crate::error::AppError;
 use crate::model::User;
 use crate::service::auth::TokenPair;
+use crate::service::input::{TokenRequest, UserInput, UserUpdate};
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct TokenRequest {
-    /// `password` or `refresh_token`
-    #[schema(example = "password")]
-    grant_type: String,
-    username: Option<String>,
-    password: Option<String>,
-    refresh_token: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct CreateUserRequest {
-    username: String,
-    email: String,
-    password: String,
-    role: crate::domain::Role,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct UpdateUserRequest {
-    email: Option<String>,
-    password: Option<String>,
-    /// Required with `password`
-    current_password: Option<String>,
-}
-
-fn field<'a>(body: &'a serde_json::Value, name: &str) -> Result<&'a str, AppError> {
-    match body.get(name) {
-        Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s),
+/// A grant parameter that must be a non-empty string (400 naming it otherwise).
+fn required<'a>(field: &'a Field<String>, name: &str) -> Result<&'a str, AppError> {
+    match field {
+        Field::Given(s) if !s.is_empty() => Ok(s),
         _ => Err(AppError::bad_param(name, format!("{name} is required"))),
     }
 }
@@ -65,24 +39,29 @@ pub async fn token(
     FormOrJson(body): FormOrJson,
 ) -> Result<Response, AppError> {
     let client = client.map(|axum::Extension(c)| c.0);
-    let pair = match body.get("grant_type").and_then(|v| v.as_str()) {
-        Some("password") => {
+    // Not an object, or fields of other types: as if they were not sent.
+    let body = TokenRequest::deserialize(body).unwrap_or_default();
+    let pair = match &body.grant_type {
+        Field::Given(g) if g == "password" => {
             app.login(
                 &ctx,
                 client,
-                field(&body, "username")?,
-                field(&body, "password")?,
+                required(&body.username, "username")?,
+                required(&body.password, "password")?,
             )
             .await?
         }
-        Some("refresh_token") => app.refresh(&ctx, field(&body, "refresh_token")?).await?,
-        Some(_) => {
+        Field::Given(g) if g == "refresh_token" => {
+            app.refresh(&ctx, required(&body.refresh_token, "refresh_token")?)
+                .await?
+        }
+        Field::Given(_) => {
             return Err(AppError::bad_param(
                 "grant_type",
                 "grant_type must be password or refresh_token",
             ))
         }
-        None => return Err(AppError::bad_param("grant_type", "grant_type is required")),
+        _ => return Err(AppError::bad_param("grant_type", "grant_type is required")),
     };
     let mut res = Json(pair).into_response();
     res.headers_mut()
@@ -92,15 +71,15 @@ pub async fn token(
     Ok(res)
 }
 
-#[utoipa::path(post, path = "/v1/user", tag = "users", request_body = CreateUserRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/user", tag = "users", request_body = UserInput, security(("bearer" = [])),
     responses((status = 201, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 409, description = "Username or e-mail taken", body = Problem), (status = 422, body = Problem)))]
 pub async fn create_user(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    JsonBody(body): JsonBody,
+    body: JsonInput<UserInput>,
 ) -> Result<Response, AppError> {
-    let user = app.create_user(&ctx, &body).await?;
+    let user = app.create_user(&ctx, body).await?;
     let mut res = created(format!("/v1/user/{}", user.id), 1, &user);
     res.headers_mut().remove(header::ETAG);
     res.headers_mut()
@@ -110,21 +89,30 @@ pub async fn create_user(
 
 #[utoipa::path(get, path = "/v1/user", tag = "users", security(("bearer" = [])),
     responses((status = 200, description = "The signed-in user", body = User), (status = 401, body = Problem)))]
-pub async fn get_user(
-    State(app): State<AppState>,
-    Auth(ctx): Auth,
-) -> Result<Json<User>, AppError> {
-    Ok(Json(app.me(&ctx).await?))
+pub async fn get_user(State(app): State<AppState>, Auth(ctx): Auth) -> Result<Response, AppError> {
+    Ok(personal(app.me(&ctx).await?))
 }
 
-#[utoipa::path(put, path = "/v1/user", tag = "users", request_body = UpdateUserRequest, security(("bearer" = [])),
+/// An answer about the signed-in user: for them alone, and kept by no cache.
+fn personal(user: User) -> Response {
+    (
+        [(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        )],
+        Json(user),
+    )
+        .into_response()
+}
+
+#[utoipa::path(put, path = "/v1/user", tag = "users", request_body = UserUpdate, security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_user(
     State(app): State<AppState>,
     Auth(ctx): Auth,
-    JsonBody(body): JsonBody,
-) -> Result<Json<User>, AppError> {
-    Ok(Json(app.update_me(&ctx, &body).await?))
+    body: JsonInput<UserUpdate>,
+) -> Result<Response, AppError> {
+    Ok(personal(app.update_me(&ctx, body).await?))
 }
 
 #[utoipa::path(delete, path = "/v1/user", tag = "users", security(("bearer" = [])),

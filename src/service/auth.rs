@@ -300,3 +300,15 @@ impl App {
         })
     }
 }
+
+/// The token of an `Authorization` value (`Bearer <token>`, the scheme in any case), from an HTTP
+/// header or a graphql-transport-ws `connection_init` payload alike; anything else is an invalid
+/// token (401 / `UNAUTHENTICATED`), never silently anonymous.
+pub fn bearer_credentials(value: &str) -> AppResult<&str> {
+    let invalid = || AppError::Unauthenticated(AuthFailure::InvalidToken);
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(invalid)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(invalid());
+    }
+    Ok(token.trim())
+}

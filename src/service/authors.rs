@@ -1,45 +1,44 @@
 //! Authors: reads, lists, their books, and writes.
 
-use serde_json::Value;
-
 use crate::app::{App, Ctx};
 use crate::cache::{CacheKey, CachedPage, PageKey};
 use crate::db::read;
-use crate::domain::{validate, validate::Fields, Category, SortOrder};
+use crate::domain::{validate, validate::Check, Category, SortOrder};
 use crate::error::{AppError, AppResult};
 use crate::model::{Author, Book, Page};
 use crate::repo::{self, authors::AuthorData, books::BookFilter};
 use crate::service::cached::{decode_json, CachedJson};
 use crate::service::freshness::Freshness;
+use crate::service::input::{AuthorInput, AuthorPatch, AuthorRename, Input, Received};
 use crate::service::{
     books::BookListArgs, check_version, cursor, require_role, PageArgs, ADMINS, EDITORS,
 };
 
-const AUTHOR_FIELDS: &[&str] = &["name", "bio", "born_year"];
-
 /// Reads author fields; with `current`, absent fields keep their value and a present `null`
 /// clears an optional one.
 fn author_data(
-    f: &mut Fields<'_>,
+    c: &mut Check,
+    f: &AuthorPatch,
     current: Option<&Author>,
     name_required: bool,
 ) -> Option<AuthorData> {
-    let name = f.text("name", name_required, validate::MAX_NAME);
-    let bio = f.text("bio", false, validate::MAX_BIO);
-    let born = f
+    let name = c.text("name", &f.name, name_required, validate::MAX_NAME);
+    let bio = c.text("bio", &f.bio, false, validate::MAX_BIO);
+    let born = c
         .integer(
             "born_year",
+            &f.born_year,
             false,
-            -3000,
+            validate::MIN_BORN_YEAR,
             i64::from(validate::current_year()),
         )
         .map(|y| y as i32);
-    let bio = if f.has("bio") {
+    let bio = if f.bio.is_sent() {
         bio
     } else {
         current.and_then(|a| a.bio.clone())
     };
-    let born_year = if f.has("born_year") {
+    let born_year = if f.born_year.is_sent() {
         born
     } else {
         current.and_then(|a| a.born_year)
@@ -51,13 +50,23 @@ fn author_data(
     })
 }
 
-/// Parses an author id from a path or argument.
-pub fn author_id_param(raw: &str, param: &str) -> AppResult<i64> {
-    raw.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| AppError::bad_param(param, format!("{param} must be a positive integer id")))
+/// A partial update of an author: `PATCH /v1/author/{id}` (any field) or a rename (`PATCH
+/// .../name`, GraphQL `renameAuthor`: the name only, and required).
+pub enum AuthorChange {
+    Patch(AuthorPatch),
+    Rename(AuthorRename),
+}
+
+impl From<AuthorPatch> for AuthorChange {
+    fn from(p: AuthorPatch) -> Self {
+        AuthorChange::Patch(p)
+    }
+}
+
+impl From<AuthorRename> for AuthorChange {
+    fn from(r: AuthorRename) -> Self {
+        AuthorChange::Rename(r)
+    }
 }
 
 impl App {
@@ -107,12 +116,10 @@ impl App {
         page: &PageArgs,
     ) -> AppResult<Page<Author>> {
         let limit = page.limit()?;
-        if let Some(name) = name_contains {
-            crate::domain::validate::search_text(
-                page.param_name("name", "nameContains"),
-                name,
-                200,
-            )?;
+        // Names are stored trimmed: a name search is trimmed too, and a blank one is no search.
+        let name_contains = name_contains.map(str::trim).filter(|s| !s.is_empty());
+        if let Some(n) = name_contains {
+            super::check_search(page.param_name("name", "nameContains"), n, "name")?;
         }
         let scope = "authors:id:asc";
         let after = cursor::id_after(page, scope)?;
@@ -178,11 +185,22 @@ impl App {
         self.list_books(ctx, &args, page).await
     }
 
-    pub async fn create_author(&self, ctx: &Ctx, input: &Value) -> AppResult<Author> {
+    pub async fn create_author(
+        &self,
+        ctx: &Ctx,
+        input: impl Input<AuthorInput>,
+    ) -> AppResult<Author> {
         require_role(ctx, EDITORS)?;
-        let mut f = Fields::new(input, AUTHOR_FIELDS)?;
-        let data = author_data(&mut f, None, true);
-        f.finish()?;
+        let received = input.read()?;
+        let mut c = Check::new(&received.unknown);
+        let f = received.input;
+        let fields = AuthorPatch {
+            name: f.name,
+            bio: f.bio,
+            born_year: f.born_year,
+        };
+        let data = author_data(&mut c, &fields, None, true);
+        c.finish()?;
         let data = data.ok_or_else(|| {
             AppError::internal(anyhow::anyhow!("validated author fields missing"))
         })?;
@@ -200,33 +218,39 @@ impl App {
         .await
     }
 
-    /// Partial update of name, bio, born_year (`PATCH /v1/author/{id}`); `fields` limits which
-    /// keys are accepted (`PATCH .../name` and `renameAuthor` accept only `name`, and require it).
-    pub async fn update_author(
+    /// Partial update of name, bio, born_year (`PATCH /v1/author/{id}`), or a rename (`PATCH
+    /// .../name` and `renameAuthor` accept only `name`, and require it). `id` as the client
+    /// wrote it (parsed after the role check).
+    pub async fn update_author<T: Into<AuthorChange> + Send>(
         &self,
         ctx: &Ctx,
-        id: i64,
-        input: &Value,
+        id: &str,
+        input: impl Input<T>,
         expected_version: Option<i32>,
-        name_only: bool,
     ) -> AppResult<Author> {
         require_role(ctx, EDITORS)?;
-        let allowed: &'static [&'static str] = if name_only {
-            &AUTHOR_FIELDS[..1]
-        } else {
-            AUTHOR_FIELDS
+        let id = super::id_param(id, "id")?;
+        let Received { input, unknown } = input.read()?;
+        let (fields, name_only) = match input.into() {
+            AuthorChange::Patch(p) => (p, false),
+            AuthorChange::Rename(r) => (
+                AuthorPatch {
+                    name: r.name,
+                    ..AuthorPatch::default()
+                },
+                true,
+            ),
         };
         {
             // Validate the shape before touching the database; name is optional in a PATCH but
             // may never be cleared.
-            let mut f = Fields::new(input, allowed)?;
-            author_data(&mut f, None, name_only);
-            if input.get("name").is_some_and(Value::is_null) {
-                f.push("name", "must not be null");
+            let mut c = Check::new(&unknown);
+            author_data(&mut c, &fields, None, name_only);
+            if fields.name.is_null() {
+                c.push("name", "must not be null");
             }
-            f.finish()?;
+            c.finish()?;
         }
-        let input = input.clone();
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::authors::lock_version(c, id)
@@ -236,9 +260,9 @@ impl App {
                 let current = repo::authors::by_id(c, id)
                     .await?
                     .ok_or(AppError::not_found("author"))?;
-                let mut f = Fields::new(&input, allowed)?;
-                let data = author_data(&mut f, Some(&current), false);
-                f.finish()?;
+                let mut chk = Check::default();
+                let data = author_data(&mut chk, &fields, Some(&current), false);
+                chk.finish()?;
                 let data = data.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("validated author fields missing"))
                 })?;
@@ -263,13 +287,15 @@ impl App {
     }
 
     /// Admin only; 409 while the author still has books.
+    /// `id` as the client wrote it (parsed after the role check).
     pub async fn delete_author(
         &self,
         ctx: &Ctx,
-        id: i64,
+        id: &str,
         expected_version: Option<i32>,
     ) -> AppResult<()> {
         require_role(ctx, ADMINS)?;
+        let id = super::id_param(id, "id")?;
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::authors::lock_version(c, id)

@@ -4,45 +4,45 @@ use serde_json::Value;
 
 use std::sync::Arc;
 
+/// The criteria of a book list, as both doors build them (the repository's query reads them).
+pub use crate::repo::books::BookFilter;
+
 use crate::app::{App, Ctx};
 use crate::cache::{CacheKey, CachedPage, PageKey};
 use crate::db::read;
-use crate::domain::{validate, validate::Fields, BookSort, Isbn, SortOrder};
+use crate::domain::{validate, validate::Check, BookSort, Isbn, SortOrder};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::model::{Book, Page, SharedPage};
 use crate::repo::{
     self,
-    books::{BookData, BookFilter, BookKey, SortValue},
+    books::{BookData, BookKey, SortValue},
 };
 use crate::service::cached::{decode_json, CachedJson};
 use crate::service::freshness::Freshness;
+use crate::service::input::{BookInput, BookUpdate, Input};
 use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
-
-const BOOK_FIELDS: &[&str] = &[
-    "isbn",
-    "title",
-    "category",
-    "year",
-    "price_cents",
-    "stock",
-    "author_ids",
-];
 
 /// Parses an ISBN that names a book in a path or argument (400 naming `param` when malformed).
 pub fn isbn_param(raw: &str, param: &str) -> AppResult<Isbn> {
     Isbn::parse(raw).map_err(|e| AppError::bad_param(param, format!("{param} {e}")))
 }
 
-/// Reads the book fields of `f`; with `current`, absent fields keep their current value (a
-/// partial update), without it every field is required.
-fn book_data(f: &mut Fields<'_>, current: Option<&Book>) -> Option<BookData> {
+/// Reads the book fields but the ISBN; with `current`, absent fields keep their current value
+/// (a partial update), without it every field is required.
+fn book_data(c: &mut Check, f: &BookUpdate, current: Option<&Book>) -> Option<BookData> {
     let required = current.is_none();
-    let title = f.text("title", required, validate::MAX_TITLE);
-    let category = f.category("category", required);
-    let year = f.publication_year("year", required);
-    let price = f.integer("price_cents", required, 0, validate::MAX_PRICE_CENTS);
-    let stock = f.integer("stock", required, 0, validate::MAX_STOCK);
-    let author_ids = f.author_ids("author_ids", required);
+    let title = c.text("title", &f.title, required, validate::MAX_TITLE);
+    let category = c.category("category", &f.category, required);
+    let year = c.publication_year("year", &f.year, required);
+    let price = c.integer(
+        "price_cents",
+        &f.price_cents,
+        required,
+        0,
+        validate::MAX_PRICE_CENTS,
+    );
+    let stock = c.integer("stock", &f.stock, required, 0, validate::MAX_STOCK);
+    let author_ids = c.author_ids("author_ids", &f.author_ids, required);
     Some(BookData {
         title: title.or_else(|| current.map(|b| b.title.clone()))?,
         category: category.or(current.map(|b| b.category))?,
@@ -80,6 +80,18 @@ pub struct BookListArgs {
     pub filter: BookFilter,
     pub sort: Option<BookSort>,
     pub order: Option<SortOrder>,
+}
+
+impl BookListArgs {
+    /// The sort field asked for, or the default one (ISBN).
+    pub fn sort(&self) -> BookSort {
+        self.sort.unwrap_or(BookSort::Isbn)
+    }
+
+    /// The direction asked for, or the default one (ascending).
+    pub fn order(&self) -> SortOrder {
+        self.order.unwrap_or(SortOrder::Asc)
+    }
 }
 
 impl App {
@@ -144,10 +156,28 @@ impl App {
         page: &PageArgs,
     ) -> AppResult<Arc<SharedPage<Book>>> {
         let limit = page.limit()?;
-        let sort = args.sort.unwrap_or(BookSort::Isbn);
-        let order = args.order.unwrap_or(SortOrder::Asc);
+        let (sort, order) = (args.sort(), args.order());
+        // A blank title search is no search (spaces inside a search are kept: titles have them).
+        let cleaned;
+        let args = if args
+            .filter
+            .title_contains
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            cleaned = BookListArgs {
+                filter: BookFilter {
+                    title_contains: None,
+                    ..args.filter.clone()
+                },
+                ..*args
+            };
+            &cleaned
+        } else {
+            args
+        };
         if let Some(t) = &args.filter.title_contains {
-            crate::domain::validate::search_text(page.param_name("q", "titleContains"), t, 200)?;
+            super::check_search(page.param_name("q", "titleContains"), t, "title")?;
         }
         let scope = format!("books:{sort}:{order}");
         let after = match &page.cursor {
@@ -196,12 +226,22 @@ impl App {
         Ok(result)
     }
 
-    pub async fn create_book(&self, ctx: &Ctx, input: &Value) -> AppResult<Book> {
+    pub async fn create_book(&self, ctx: &Ctx, input: impl Input<BookInput>) -> AppResult<Book> {
         require_role(ctx, EDITORS)?;
-        let mut f = Fields::new(input, BOOK_FIELDS)?;
-        let isbn = f.isbn("isbn", true);
-        let data = book_data(&mut f, None);
-        f.finish()?;
+        let received = input.read()?;
+        let mut c = Check::new(&received.unknown);
+        let f = received.input;
+        let isbn = c.isbn("isbn", &f.isbn, true);
+        let fields = BookUpdate {
+            title: f.title,
+            category: f.category,
+            year: f.year,
+            price_cents: f.price_cents,
+            stock: f.stock,
+            author_ids: f.author_ids,
+        };
+        let data = book_data(&mut c, &fields, None);
+        c.finish()?;
         let (Some(isbn), Some(data)) = (isbn, data) else {
             return Err(AppError::internal(anyhow::anyhow!(
                 "validated book fields missing"
@@ -225,25 +265,25 @@ impl App {
     }
 
     /// `PUT`: every field but the ISBN is replaced (`partial == false`), or GraphQL's
-    /// `updateBook`: only the fields sent change (`partial == true`).
+    /// `updateBook`: only the fields sent change (`partial == true`). `isbn` as the client
+    /// spelled it (parsed after the role check).
     pub async fn update_book(
         &self,
         ctx: &Ctx,
-        isbn: &Isbn,
-        input: &Value,
+        isbn: &str,
+        input: impl Input<BookUpdate>,
         expected_version: Option<i32>,
         partial: bool,
     ) -> AppResult<Book> {
         require_role(ctx, EDITORS)?;
-        let allowed: &[&str] = &BOOK_FIELDS[1..];
-        let isbn = isbn.clone();
+        let isbn = isbn_param(isbn, "isbn")?;
+        let received = input.read()?;
         if !partial {
             // Validate the shape before touching the database.
-            let mut f = Fields::new(input, allowed)?;
-            book_data(&mut f, None);
-            f.finish()?;
+            let mut c = Check::new(&received.unknown);
+            book_data(&mut c, &received.input, None);
+            c.finish()?;
         }
-        let input = input.clone();
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::books::lock_version(c, isbn.as_str())
@@ -255,9 +295,9 @@ impl App {
                 } else {
                     None
                 };
-                let mut f = Fields::new(&input, allowed)?;
-                let data = book_data(&mut f, current.as_ref());
-                f.finish()?;
+                let mut chk = Check::new(&received.unknown);
+                let data = book_data(&mut chk, &received.input, current.as_ref());
+                chk.finish()?;
                 let data = data.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("validated book fields missing"))
                 })?;
@@ -276,14 +316,15 @@ impl App {
         .await
     }
 
+    /// `isbn` as the client spelled it (parsed after the role check).
     pub async fn delete_book(
         &self,
         ctx: &Ctx,
-        isbn: &Isbn,
+        isbn: &str,
         expected_version: Option<i32>,
     ) -> AppResult<()> {
         require_role(ctx, ADMINS)?;
-        let isbn = isbn.clone();
+        let isbn = isbn_param(isbn, "isbn")?;
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::books::lock_version(c, isbn.as_str())

@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 
 pub const CHANNEL: &str = "bookstore_book_changes";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Created,

@@ -1,41 +1,40 @@
 //! Magazines.
 
-use serde_json::Value;
+/// The criteria of a magazine list, as both doors build them.
+pub use crate::repo::magazines::MagazineFilter;
 
 use crate::app::{App, Ctx};
 use crate::cache::CacheKey;
 use crate::db::read;
-use crate::domain::{validate, validate::Fields};
+use crate::domain::{validate, validate::Check};
 use crate::error::{AppError, AppResult};
 use crate::model::{Magazine, Page};
-use crate::repo::{
-    self,
-    magazines::{MagazineData, MagazineFilter},
-};
+use crate::repo::{self, magazines::MagazineData};
 use crate::service::cached::{decode_json, CachedJson};
 use crate::service::freshness::Freshness;
+use crate::service::input::{Input, MagazineInput};
 use crate::service::{check_version, cursor, require_role, PageArgs, ADMINS, EDITORS};
 
-const MAGAZINE_FIELDS: &[&str] = &[
-    "title",
-    "issn",
-    "publisher",
-    "category",
-    "frequency",
-    "year",
-    "price_cents",
-];
-
-fn magazine_data(f: &mut Fields<'_>, current: Option<&Magazine>) -> Option<MagazineData> {
+fn magazine_data(
+    c: &mut Check,
+    f: &MagazineInput,
+    current: Option<&Magazine>,
+) -> Option<MagazineData> {
     let required = current.is_none();
-    let title = f.text("title", required, validate::MAX_TITLE);
-    let issn = f.issn("issn", required);
-    let publisher = f.text("publisher", required, validate::MAX_NAME);
-    let category = f.category("category", required);
-    let frequency = f.frequency("frequency", required);
-    let year = f.publication_year("year", required);
-    let price = f
-        .integer("price_cents", required, 0, validate::MAX_PRICE_CENTS)
+    let title = c.text("title", &f.title, required, validate::MAX_TITLE);
+    let issn = c.issn("issn", &f.issn, required);
+    let publisher = c.text("publisher", &f.publisher, required, validate::MAX_NAME);
+    let category = c.category("category", &f.category, required);
+    let frequency = c.frequency("frequency", &f.frequency, required);
+    let year = c.publication_year("year", &f.year, required);
+    let price = c
+        .integer(
+            "price_cents",
+            &f.price_cents,
+            required,
+            0,
+            validate::MAX_PRICE_CENTS,
+        )
         .map(|p| p as i32);
     Some(MagazineData {
         title: title.or_else(|| current.map(|m| m.title.clone()))?,
@@ -110,11 +109,16 @@ impl App {
         }))
     }
 
-    pub async fn create_magazine(&self, ctx: &Ctx, input: &Value) -> AppResult<Magazine> {
+    pub async fn create_magazine(
+        &self,
+        ctx: &Ctx,
+        input: impl Input<MagazineInput>,
+    ) -> AppResult<Magazine> {
         require_role(ctx, EDITORS)?;
-        let mut f = Fields::new(input, MAGAZINE_FIELDS)?;
-        let data = magazine_data(&mut f, None);
-        f.finish()?;
+        let received = input.read()?;
+        let mut c = Check::new(&received.unknown);
+        let data = magazine_data(&mut c, &received.input, None);
+        c.finish()?;
         let data = data.ok_or_else(|| {
             AppError::internal(anyhow::anyhow!("validated magazine fields missing"))
         })?;
@@ -124,22 +128,24 @@ impl App {
         .await
     }
 
-    /// `PUT` (every field, `partial == false`) or GraphQL's partial `updateMagazine`.
+    /// `PUT` (every field, `partial == false`) or GraphQL's partial `updateMagazine`. `id` as
+    /// the client wrote it (parsed after the role check).
     pub async fn update_magazine(
         &self,
         ctx: &Ctx,
-        id: i64,
-        input: &Value,
+        id: &str,
+        input: impl Input<MagazineInput>,
         expected_version: Option<i32>,
         partial: bool,
     ) -> AppResult<Magazine> {
         require_role(ctx, EDITORS)?;
+        let id = super::id_param(id, "id")?;
+        let received = input.read()?;
         if !partial {
-            let mut f = Fields::new(input, MAGAZINE_FIELDS)?;
-            magazine_data(&mut f, None);
-            f.finish()?;
+            let mut c = Check::new(&received.unknown);
+            magazine_data(&mut c, &received.input, None);
+            c.finish()?;
         }
-        let input = input.clone();
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::magazines::lock_version(c, id)
@@ -150,9 +156,9 @@ impl App {
                 } else {
                     None
                 };
-                let mut f = Fields::new(&input, MAGAZINE_FIELDS)?;
-                let data = magazine_data(&mut f, current.as_ref());
-                f.finish()?;
+                let mut chk = Check::new(&received.unknown);
+                let data = magazine_data(&mut chk, &received.input, current.as_ref());
+                chk.finish()?;
                 let data = data.ok_or_else(|| {
                     AppError::internal(anyhow::anyhow!("validated magazine fields missing"))
                 })?;
@@ -166,13 +172,15 @@ impl App {
         .await
     }
 
+    /// `id` as the client wrote it (parsed after the role check).
     pub async fn delete_magazine(
         &self,
         ctx: &Ctx,
-        id: i64,
+        id: &str,
         expected_version: Option<i32>,
     ) -> AppResult<()> {
         require_role(ctx, ADMINS)?;
+        let id = super::id_param(id, "id")?;
         self.write_invalidating(ctx, move |c| {
             Box::pin(async move {
                 let version = repo::magazines::lock_version(c, id)

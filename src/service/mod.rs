@@ -8,6 +8,7 @@ pub mod cached;
 pub mod cursor;
 pub mod events;
 pub mod freshness;
+pub mod input;
 pub mod magazines;
 pub mod users;
 
@@ -23,6 +24,23 @@ use std::sync::Arc;
 
 pub const MAX_PAGE: i64 = 100;
 pub const DEFAULT_PAGE: i64 = 20;
+
+/// An id from a path, a query parameter or a GraphQL `ID` (the REST integer id written as text):
+/// a positive integer, else a 400 / `BAD_USER_INPUT` naming `param`. The one id rule of both doors.
+pub fn id_param(raw: &str, param: &str) -> AppResult<i64> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| AppError::bad_param(param, format!("{param} must be a positive integer id")))
+}
+
+/// `first`/`limit` as a cost estimate reads it before validation: the page size a list field will
+/// return at most (the default when absent, capped at [`MAX_PAGE`]). GraphQL's complexity
+/// attributes call this, so the estimate and the rule cannot drift apart.
+pub fn page_size_estimate(requested: Option<i32>) -> usize {
+    requested.map_or(DEFAULT_PAGE, i64::from).clamp(0, MAX_PAGE) as usize
+}
 
 /// Page size and continuation as a door received them, with the names it used for them.
 #[derive(Debug, Clone)]
@@ -70,6 +88,27 @@ impl PageArgs {
             )),
         }
     }
+}
+
+/// The longest text search (`q`, `name`, `titleContains`, `nameContains`), in characters.
+pub const MAX_SEARCH: usize = 200;
+
+/// Checks a text search: at most [`MAX_SEARCH`] characters and no NUL (which no stored text
+/// holds, and PostgreSQL refuses in a query); a 400 naming `param` otherwise.
+pub fn check_search(param: &str, text: &str, what: &str) -> AppResult<()> {
+    if text.chars().count() > MAX_SEARCH {
+        return Err(AppError::bad_param(
+            param,
+            format!("the {what} search is limited to {MAX_SEARCH} characters"),
+        ));
+    }
+    if !crate::domain::validate::is_sql_text(text) {
+        return Err(AppError::bad_param(
+            param,
+            format!("{param} must not contain NUL characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// The signed-in caller, or 401.

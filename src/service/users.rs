@@ -1,25 +1,26 @@
 //! Users: creation by admins, the signed-in user's own account, the start-up admin.
 
-use serde_json::Value;
-
 use crate::app::{App, Ctx};
 use crate::db::read;
-use crate::domain::{validate::Fields, Email, Password, Role, Username};
+use crate::domain::{validate::Check, Email, Password, Role, Username};
 use crate::error::{AppError, AppResult};
 use crate::model::User;
 use crate::repo;
+use crate::service::input::{Input, UserInput, UserUpdate};
 use crate::service::{require_role, signed_in, ADMINS};
 
 impl App {
     /// Admin only: `{username, email, password, role}`.
-    pub async fn create_user(&self, ctx: &Ctx, input: &Value) -> AppResult<User> {
+    pub async fn create_user(&self, ctx: &Ctx, input: impl Input<UserInput>) -> AppResult<User> {
         require_role(ctx, ADMINS)?;
-        let mut f = Fields::new(input, &["username", "email", "password", "role"])?;
-        let username = f.username("username", true);
-        let email = f.email("email", true);
-        let password = f.password("password", true);
-        let role = f.role("role", true);
-        f.finish()?;
+        let received = input.read()?;
+        let mut c = Check::new(&received.unknown);
+        let f = &received.input;
+        let username = c.username("username", &f.username, true);
+        let email = c.email("email", &f.email, true);
+        let password = c.password("password", &f.password, true);
+        let role = c.role("role", &f.role, true);
+        c.finish()?;
         let (Some(username), Some(email), Some(password), Some(role)) =
             (username, email, password, role)
         else {
@@ -74,19 +75,23 @@ impl App {
 
     /// `{email?, password?, current_password?}`: a new password needs the current one, and ends
     /// every session (access tokens and refresh tokens) issued before it.
-    pub async fn update_me(&self, ctx: &Ctx, input: &Value) -> AppResult<User> {
+    pub async fn update_me(&self, ctx: &Ctx, input: impl Input<UserUpdate>) -> AppResult<User> {
         let actor = signed_in(ctx)?.clone();
-        let mut f = Fields::new(input, &["email", "password", "current_password"])?;
-        let email = f.email("email", false);
-        let password = f.password("password", false);
-        let current = f.string("current_password", false).map(str::to_owned);
-        if !f.has("email") && !f.has("password") {
-            f.push("", "send email and/or password");
+        let received = input.read()?;
+        let mut c = Check::new(&received.unknown);
+        let f = &received.input;
+        let email = c.email("email", &f.email, false);
+        let password = c.password("password", &f.password, false);
+        let current = c
+            .string("current_password", &f.current_password, false)
+            .map(str::to_owned);
+        if !f.email.is_sent() && !f.password.is_sent() {
+            c.push("", "send email and/or password");
         }
         if password.is_some() && current.is_none() {
-            f.push("current_password", "is required to change the password");
+            c.push("current_password", "is required to change the password");
         }
-        f.finish()?;
+        c.finish()?;
         let existing = {
             read!(self.db, &ctx.stats, None, |c| Ok(repo::users::by_id(
                 c,
@@ -161,9 +166,22 @@ impl App {
                 return Ok(false);
             }
         }
-        self.create_user_unchecked(username, email, password, Role::Admin)
-            .await?;
-        Ok(true)
+        match self
+            .create_user_unchecked(username, email, password, Role::Admin)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                // Several replicas starting at once race to create it: the losers find the
+                // winner's admin and go on instead of failing their start-up.
+                let mut conn = self.db.conn(&ctx.stats).await?;
+                if repo::users::any_admin(&mut conn).await? {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 
     /// Creates a user without an acting admin (CLI, start-up, demo seed). Validates like the API.
@@ -175,20 +193,17 @@ impl App {
         role: Role,
     ) -> anyhow::Result<User> {
         let default_email = format!("{username}@localhost.localdomain");
-        let input = serde_json::json!({
-            "username": username,
-            "email": email.unwrap_or(&default_email),
-            "password": password,
-            "role": role.as_str(),
-        });
-        let mut f =
-            Fields::new(&input, &["username", "email", "password", "role"]).map_err(describe)?;
+        let mut c = Check::default();
         let (u, e, p) = (
-            f.username("username", true),
-            f.email("email", true),
-            f.password("password", true),
+            c.username("username", &username.to_owned().into(), true),
+            c.email(
+                "email",
+                &email.unwrap_or(&default_email).to_owned().into(),
+                true,
+            ),
+            c.password("password", &password.to_owned().into(), true),
         );
-        f.finish().map_err(describe)?;
+        c.finish().map_err(describe)?;
         let (Some(u), Some(e), Some(p)) = (u, e, p) else {
             anyhow::bail!("invalid user")
         };

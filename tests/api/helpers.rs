@@ -254,6 +254,22 @@ impl Resp {
         &self.body
     }
 
+    /// A 400 names the bad parameter in `detail`; `errors` belongs to 422s alone.
+    #[track_caller]
+    pub fn assert_names_param(&self, param: &str) {
+        assert!(
+            self.body.get("errors").is_none(),
+            "no `errors` outside 422: {}",
+            self.text
+        );
+        let detail = self.body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains(param),
+            "detail names {param}: {}",
+            self.text
+        );
+    }
+
     /// The `field`s of the problem's `errors`.
     pub fn error_fields(&self) -> Vec<String> {
         self.body["errors"]

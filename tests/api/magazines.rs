@@ -168,7 +168,7 @@ async fn magazine_ids_and_roles() {
     for bad in ["abc", "0", "-3"] {
         let r = app.get(&format!("/v1/magazine/{bad}")).await;
         r.problem(400);
-        assert_eq!(r.error_fields(), ["id"], "{bad}");
+        r.assert_names_param("id");
     }
     let path = format!("/v1/magazine/{id}");
     app.json(
@@ -319,6 +319,6 @@ async fn list_and_filter_magazines() {
     ] {
         let r = app.get(&format!("/v1/magazines?{q}")).await;
         r.problem(400);
-        assert_eq!(r.error_fields(), [param], "{q}");
+        r.assert_names_param(param);
     }
 }

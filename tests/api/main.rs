@@ -6,6 +6,10 @@ mod helpers;
 #[path = "../support/private_services.rs"]
 mod private_services;
 mod process;
+/// Test harnesses that are not tests: the WebDriver driver of the browser tests.
+mod support {
+    pub mod webdriver;
+}
 
 mod auth;
 mod authors;
@@ -15,10 +19,12 @@ mod cache;
 mod cancellation;
 mod cli;
 mod cluster;
+mod contract;
 mod faults;
 mod graphql;
 mod graphql_protocol;
 mod hardening;
+mod k8s;
 mod logging;
 mod magazines;
 mod metrics;
@@ -27,6 +33,7 @@ mod protocol;
 mod ratelimit;
 mod replicas;
 mod schema_drift;
+mod schemathesis;
 mod seed;
 mod shutdown;
 mod subscriptions;
